@@ -1,0 +1,132 @@
+"""Multi-head attention (MHA / GQA / MQA), self or cross, on transformers' attention interface.
+
+The scoring kernel comes from `ALL_ATTENTION_FUNCTIONS` (eager, sdpa, flex, flash, or any registered backend);
+this module only projects, applies RoPE, talks to the KV cache and projects back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from transformers.cache_utils import Cache, EncoderDecoderCache
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from .positions import apply_rotary
+
+
+def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """[batch, kv_heads, seq, dim] -> [batch, kv_heads * n_rep, seq, dim] (GQA/MQA for the eager path)."""
+    if n_rep == 1:
+        return hidden_states
+    batch, kv_heads, seq, dim = hidden_states.shape
+    return hidden_states[:, :, None].expand(batch, kv_heads, n_rep, seq, dim).reshape(batch, kv_heads * n_rep, seq, dim)
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference attention: softmax(q k^T * scaling + mask) v, softmax in float32."""
+    key = repeat_kv(key, module.num_key_value_groups)
+    value = repeat_kv(value, module.num_key_value_groups)
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        scores = scores + attention_mask[:, :, :, : key.shape[-2]]
+    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return output, weights
+
+
+class Attention(nn.Module):
+    """Self- or cross-attention with `num_key_value_heads` shared key/value heads.
+
+    `layer_idx` indexes the KV cache; with ALBERT-style sharing one module serves several layers, so the stack
+    passes the logical layer index at call time.
+    """
+
+    def __init__(self, config, layer_idx: int, is_causal: bool, is_cross_attention: bool = False):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.is_causal = is_causal and not is_cross_attention
+        self.is_cross_attention = is_cross_attention
+        self.head_dim = config.resolved_head_dim
+        self.num_heads = config.num_attention_heads
+        self.num_key_value_heads = config.num_key_value_heads
+        self.num_key_value_groups = self.num_heads // self.num_key_value_heads
+        self.scaling = config.attention_scale if config.attention_scale is not None else self.head_dim**-0.5
+        self.attention_dropout = config.attention_probs_dropout_prob
+        self.sliding_window = config.sliding_window if self.is_causal else None
+        hidden, bias = config.hidden_size, config.attention_bias
+        self.q_proj = nn.Linear(hidden, self.num_heads * self.head_dim, bias=bias)
+        self.k_proj = nn.Linear(hidden, self.num_key_value_heads * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(hidden, self.num_key_value_heads * self.head_dim, bias=bias)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, hidden, bias=bias)
+
+    def _project(self, proj: nn.Linear, states: torch.Tensor) -> torch.Tensor:
+        return proj(states).view(*states.shape[:-1], -1, self.head_dim).transpose(1, 2)
+
+    def _cross_key_values(self, key_value_states, past_key_values, layer_idx):
+        """Encoder keys/values, computed once per generation and then read from the cross-attention cache."""
+        cache = past_key_values if isinstance(past_key_values, EncoderDecoderCache) else None
+        if cache is not None and cache.is_updated.get(layer_idx):
+            layer = cache.cross_attention_cache.layers[layer_idx]
+            return layer.keys, layer.values
+        key, value = self._project(self.k_proj, key_value_states), self._project(self.v_proj, key_value_states)
+        if cache is not None:
+            key, value = cache.cross_attention_cache.update(key, value, layer_idx)
+            cache.is_updated[layer_idx] = True
+        return key, value
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        past_key_values: Cache | None = None,
+        key_value_states: torch.Tensor | None = None,
+        layer_idx: int | None = None,
+        attn_implementation: str | None = None,
+        output_attentions: bool = False,
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        layer_idx = self.layer_idx if layer_idx is None else layer_idx
+        query = self._project(self.q_proj, hidden_states)
+        if self.is_cross_attention:
+            key, value = self._cross_key_values(key_value_states, past_key_values, layer_idx)
+        else:
+            key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
+            if position_embeddings is not None:
+                query, key = apply_rotary(query, key, *position_embeddings)
+            if past_key_values is not None:
+                cache = past_key_values
+                if isinstance(cache, EncoderDecoderCache):
+                    cache = cache.self_attention_cache
+                key, value = cache.update(key, value, layer_idx)
+
+        implementation = attn_implementation or self.config._attn_implementation
+        if output_attentions:
+            implementation = "eager"  # only the eager kernel materialises the weights
+        interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+        output, weights = interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=self.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+            sliding_window=self.sliding_window,
+            **kwargs,
+        )
+        output = self.o_proj(output.reshape(*hidden_states.shape[:-1], -1).contiguous())
+        return output, (weights if output_attentions else None)

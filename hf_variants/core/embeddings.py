@@ -1,0 +1,92 @@
+"""Token, token-type and absolute-position embeddings, with ALBERT/ELECTRA's factorized projection."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .norms import build_norm
+from .positions import SinusoidalPositionEmbedding, absolute_position_ids
+
+
+class ScaledEmbedding(nn.Embedding):
+    """Token embedding multiplied by a constant (sqrt(hidden_size) in the original Transformer and BART).
+
+    The scale lives inside the embedding so that `get_input_embeddings()(ids)` fed as `inputs_embeds` gives exactly
+    the same model output as `input_ids`.
+    """
+
+    def __init__(self, num_embeddings: int, dim: int, padding_idx: int | None, scale: float):
+        super().__init__(num_embeddings, dim, padding_idx=padding_idx)
+        self.scale = scale
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return super().forward(input_ids) * self.scale
+
+
+class Embeddings(nn.Module):
+    """word (+ token type) (+ absolute position) -> [norm] -> dropout -> [projection to hidden_size]."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        dim = config.embedding_size
+        pad = config.pad_token_id if config.pad_token_id is not None and config.pad_token_id < config.vocab_size else None
+        if config.scale_embedding:
+            self.word_embeddings = ScaledEmbedding(config.vocab_size, dim, pad, math.sqrt(config.hidden_size))
+        else:
+            self.word_embeddings = nn.Embedding(config.vocab_size, dim, padding_idx=pad)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, dim) if config.type_vocab_size else None
+        if config.position_embedding_type == "learned":
+            self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim)
+        elif config.position_embedding_type == "sinusoidal":
+            self.position_embeddings = SinusoidalPositionEmbedding(config.max_position_embeddings, dim)
+        else:
+            self.position_embeddings = None
+        self.norm = build_norm(config, dim) if config.use_embedding_norm else None
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.projection = nn.Linear(dim, config.hidden_size) if dim != config.hidden_size else None
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_length: int = 0,
+    ) -> torch.Tensor:
+        if inputs_embeds is None:
+            self._check_ids("input_ids", input_ids, self.config.vocab_size)
+            inputs_embeds = self.word_embeddings(input_ids)
+        embeddings = inputs_embeds
+        if self.token_type_embeddings is not None:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros(embeddings.shape[:2], dtype=torch.long, device=embeddings.device)
+            self._check_ids("token_type_ids", token_type_ids, self.config.type_vocab_size)
+            embeddings = embeddings + self.token_type_embeddings(token_type_ids)
+        elif token_type_ids is not None and bool(token_type_ids.any()):
+            raise ValueError("token_type_ids were given but this model has type_vocab_size=0 (no token types)")
+        if self.position_embeddings is not None:
+            if position_ids is None:
+                position_ids = absolute_position_ids(
+                    self.config, input_ids, embeddings.shape[1], past_length, embeddings.device
+                )
+            self._check_ids("position ids", position_ids, self.config.max_position_embeddings)
+            embeddings = embeddings + self.position_embeddings(position_ids).to(embeddings.dtype)
+        if self.norm is not None:
+            embeddings = self.norm(embeddings)
+        embeddings = self.dropout(embeddings)
+        if self.projection is not None:
+            embeddings = self.projection(embeddings)
+        return embeddings
+
+    @staticmethod
+    def _check_ids(name: str, ids: torch.Tensor, size: int) -> None:
+        """Out-of-range ids would otherwise fail as an opaque index error (or silently on some devices)."""
+        if ids.numel() and not torch.compiler.is_compiling():
+            low, high = int(ids.min()), int(ids.max())
+            if low < 0 or high >= size:
+                hint = " (sequence longer than max_position_embeddings?)" if name == "position ids" else ""
+                raise ValueError(f"{name} must be in [0, {size - 1}], got values in [{low}, {high}]{hint}")

@@ -1,0 +1,88 @@
+"""Task heads shared by the families: MLM, pooler, sequence/pair classifiers, token-level classifiers."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers.activations import ACT2FN
+
+from .norms import build_norm
+
+
+class MaskedLMHead(nn.Module):
+    """dense -> activation -> norm -> decoder (tied to the word embeddings) + bias.
+
+    With factorized embeddings (ALBERT, ELECTRA's generator) the transform maps hidden_size -> embedding_size.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
+        self.act_fn = ACT2FN[config.mlm_head_act or config.hidden_act]
+        self.norm = build_norm(config, config.embedding_size)
+        self.decoder = nn.Linear(config.embedding_size, config.vocab_size)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.norm(self.act_fn(self.dense(hidden_states))))
+
+
+class Pooler(nn.Module):
+    """tanh(dense(first token)) - BERT/ALBERT's sentence representation."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(hidden_states[:, 0]))
+
+
+class SequenceClassificationHead(nn.Module):
+    """Maps the sequence representation to `num_outputs` scores.
+
+    classifier_pooling="pooler": dropout -> out_proj on the base model's pooler output.
+    classifier_pooling="head":   first token -> dropout -> dense -> classifier_activation -> dropout -> out_proj.
+    """
+
+    def __init__(self, config, num_outputs: int):
+        super().__init__()
+        self.uses_pooler = config.classifier_pooling == "pooler"
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        if not self.uses_pooler:
+            self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+            self.act_fn = ACT2FN[config.classifier_activation]
+        self.out_proj = nn.Linear(config.hidden_size, num_outputs)
+
+    def forward(self, sequence_output: torch.Tensor, pooled_output: torch.Tensor | None) -> torch.Tensor:
+        if self.uses_pooler:
+            return self.out_proj(self.dropout(pooled_output))
+        hidden = self.dropout(sequence_output[:, 0])
+        hidden = self.dropout(self.act_fn(self.dense(hidden)))
+        return self.out_proj(hidden)
+
+
+class TokenClassificationHead(nn.Module):
+    """dropout -> linear per token (token classification, and QA start/end with num_outputs=2)."""
+
+    def __init__(self, config, num_outputs: int):
+        super().__init__()
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(config.hidden_size, num_outputs)
+
+    def forward(self, sequence_output: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(self.dropout(sequence_output))
+
+
+class DiscriminatorHead(nn.Module):
+    """ELECTRA's replaced-token detector: dense -> activation -> one logit per token."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.act_fn = ACT2FN[config.hidden_act]
+        self.dense_prediction = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.dense_prediction(self.act_fn(self.dense(hidden_states))).squeeze(-1)

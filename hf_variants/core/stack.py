@@ -1,0 +1,108 @@
+"""A stack of transformer blocks: masks, rotary tables and position biases computed once, then every layer.
+
+ALBERT-style sharing: `num_hidden_groups` blocks serve `num_hidden_layers` layers (layer i uses block
+i * groups // layers), so a fully shared ALBERT holds one block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .block import TransformerBlock
+from .masks import bias_attention_backend, cross_attention_mask, self_attention_mask
+from .norms import build_norm
+from .positions import RotaryEmbedding, build_position_bias
+
+
+@dataclass
+class StackOutput:
+    last_hidden_state: torch.Tensor
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+    cross_attentions: tuple[torch.Tensor, ...] | None = None
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+class TransformerStack(nn.Module):
+    def __init__(self, config, is_causal: bool, has_cross_attention: bool = False):
+        super().__init__()
+        self.config = config
+        self.is_causal = is_causal
+        self.layers = nn.ModuleList(
+            TransformerBlock(config, i, is_causal=is_causal, has_cross_attention=has_cross_attention)
+            for i in range(config.num_hidden_groups)
+        )
+        self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
+        self.position_bias = build_position_bias(config, bidirectional=not is_causal)
+        self.final_norm = build_norm(config) if config.use_final_norm else None
+        self.final_dropout = nn.Dropout(config.hidden_dropout_prob) if config.use_final_norm else None
+
+    def block_for_layer(self, layer_idx: int) -> TransformerBlock:
+        return self.layers[layer_idx * self.config.num_hidden_groups // self.config.num_hidden_layers]
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values=None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        **kwargs,
+    ) -> StackOutput:
+        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        seq_length = hidden_states.shape[1]
+        slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
+        if position_ids is None:
+            position_ids = slots.unsqueeze(0)
+
+        bias = None
+        attn_implementation = None
+        if self.position_bias is not None:
+            bias = self.position_bias(slots, past_length + seq_length)
+            attn_implementation = bias_attention_backend(self.config)
+        mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, past_key_values,
+                                   position_ids, bias)
+        cross_mask = None
+        if encoder_hidden_states is not None:
+            cross_mask = cross_attention_mask(self.config, hidden_states, encoder_hidden_states, encoder_attention_mask)
+        rotary = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
+
+        all_hidden = [hidden_states] if output_hidden_states else None
+        all_attn, all_cross, all_router = [], [], []
+        for layer_idx in range(self.config.num_hidden_layers):
+            hidden_states, self_w, cross_w, router = self.block_for_layer(layer_idx)(
+                hidden_states,
+                attention_mask=mask,
+                position_embeddings=rotary,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=cross_mask,
+                past_key_values=past_key_values,
+                layer_idx=layer_idx,
+                attn_implementation=attn_implementation,
+                output_attentions=output_attentions,
+                **kwargs,
+            )
+            if output_hidden_states:
+                all_hidden.append(hidden_states)
+            all_attn.append(self_w)
+            all_cross.append(cross_w)
+            if router is not None:
+                all_router.append(router)
+
+        if self.final_norm is not None:
+            hidden_states = self.final_dropout(self.final_norm(hidden_states))
+            if output_hidden_states:  # transformers' convention: the last entry is the normed output
+                all_hidden[-1] = hidden_states
+        return StackOutput(
+            last_hidden_state=hidden_states,
+            hidden_states=tuple(all_hidden) if output_hidden_states else None,
+            attentions=tuple(all_attn) if output_attentions else None,
+            cross_attentions=tuple(all_cross) if output_attentions and encoder_hidden_states is not None else None,
+            router_logits=tuple(all_router) or None,
+        )

@@ -1,0 +1,31 @@
+"""The PreTrainedModel base every family shares: weight init, backend flags, embedding accessors."""
+
+from __future__ import annotations
+
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+from ..core.config import HfvConfig
+from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
+
+
+class HfvPreTrainedModel(PreTrainedModel):
+    config_class = HfvConfig
+    config: HfvConfig
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["TransformerBlock"]
+    _skip_keys_device_placement = ["past_key_values"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    # Losses are plain means computed here; Trainer must not rescale them by num_items_in_batch.
+    accepts_loss_kwargs = False
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, SinusoidalPositionEmbedding):
+            init.copy_(module.table, sinusoidal_table(module.num_positions, module.dim))
+        elif isinstance(module, AlibiBias):
+            init.copy_(module.slopes, alibi_slopes(module.num_heads))

@@ -1,0 +1,367 @@
+"""Encoder-only family (BERT, DistilBERT, ALBERT, RoBERTa, ELECTRA): the base model and its task heads.
+
+Variants never subclass these by hand: `hf_variants.variants.declare_variant` makes one named subclass per
+head with the variant's config class, so each is a separate, Auto-registered transformers model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPoolingAndCrossAttentions,
+    MaskedLMOutput,
+    ModelOutput,
+    MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.utils.generic import can_return_tuple
+
+from ..core.config import HfvConfig
+from ..core.embeddings import Embeddings
+from ..core.heads import (
+    DiscriminatorHead,
+    MaskedLMHead,
+    Pooler,
+    SequenceClassificationHead,
+    TokenClassificationHead,
+)
+from ..core.moe import moe_auxiliary_loss
+from ..core.stack import TransformerStack
+from .base import HfvPreTrainedModel
+
+PRETRAINING_HEADS = ("mlm", "mlm+nsp", "mlm+sop", "rtd")
+
+
+class EncoderConfig(HfvConfig):
+    """Encoder config. `pretraining_heads` picks what `...ForPreTraining` carries:
+    "mlm" (RoBERTa, DistilBERT), "mlm+nsp" (BERT), "mlm+sop" (ALBERT), "rtd" (ELECTRA's discriminator)."""
+
+    model_type = "hfv_encoder"
+    pretraining_heads: str = "mlm+nsp"
+
+    def validate_elements(self) -> None:
+        super().validate_elements()
+        if self.pretraining_heads not in PRETRAINING_HEADS:
+            raise ValueError(f"pretraining_heads={self.pretraining_heads!r} is not supported; allowed: {PRETRAINING_HEADS}")
+        if self.sliding_window is not None:
+            raise ValueError(f"sliding_window={self.sliding_window} needs causal attention; encoders attend both ways")
+
+
+@dataclass
+class EncoderPreTrainingOutput(ModelOutput):
+    """Pretraining outputs; the fields a variant does not use stay None.
+
+    prediction_logits: MLM scores; seq_relationship_logits: NSP (BERT) or SOP (ALBERT) scores, also exposed as
+    sop_logits for ALBERT; logits: ELECTRA's replaced-token logits [batch, seq]."""
+
+    loss: torch.Tensor | None = None
+    prediction_logits: torch.Tensor | None = None
+    seq_relationship_logits: torch.Tensor | None = None
+    sop_logits: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    aux_loss: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+def _add_aux_loss(model, loss, outputs):
+    """Add the MoE balancing losses (when coefficients > 0) to `loss`; returns (loss, aux_loss)."""
+    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None))
+    if aux is not None and loss is not None:
+        loss = loss + aux
+    return loss, aux
+
+
+@dataclass
+class EncoderModelOutput(BaseModelOutputWithPoolingAndCrossAttentions):
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+class EncoderPreTrainedModel(HfvPreTrainedModel):
+    config_class = EncoderConfig
+
+
+class EncoderModel(EncoderPreTrainedModel):
+    """Embeddings -> bidirectional transformer stack -> optional tanh pooler."""
+
+    def __init__(self, config: EncoderConfig, add_pooling_layer: bool | None = None):
+        super().__init__(config)
+        if add_pooling_layer is None:
+            add_pooling_layer = config.classifier_pooling == "pooler"
+        self.embeddings = Embeddings(config)
+        self.encoder = TransformerStack(config, is_causal=False)
+        self.pooler = Pooler(config) if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> EncoderModelOutput:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        seq_length = (input_ids if input_ids is not None else inputs_embeds).shape[1]
+        if self.config.position_embedding_type in ("learned", "sinusoidal") and position_ids is None:
+            limit = self.config.max_position_embeddings - self.config.position_offset
+            if self.config.pad_aware_positions:
+                limit -= self.config.pad_token_id + 1
+            if seq_length > limit:
+                raise ValueError(
+                    f"sequence length {seq_length} exceeds the {limit} positions this model has "
+                    f"(max_position_embeddings={self.config.max_position_embeddings})"
+                )
+        hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids)
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        stack = self.encoder(
+            hidden,
+            attention_mask=attention_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            **kwargs,
+        )
+        return EncoderModelOutput(
+            last_hidden_state=stack.last_hidden_state,
+            pooler_output=self.pooler(stack.last_hidden_state) if self.pooler is not None else None,
+            hidden_states=stack.hidden_states,
+            attentions=stack.attentions,
+            router_logits=stack.router_logits,
+        )
+
+
+def _base_inputs(kwargs_in: dict) -> dict:
+    keys = ("attention_mask", "token_type_ids", "position_ids", "inputs_embeds", "output_attentions",
+            "output_hidden_states")
+    return {k: kwargs_in[k] for k in keys if k in kwargs_in}
+
+
+class EncoderForMaskedLM(EncoderPreTrainedModel):
+    _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__(config)
+        self.model = EncoderModel(config, add_pooling_layer=False)
+        self.lm_head = MaskedLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head.decoder = value
+
+    @can_return_tuple
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                **kwargs) -> MaskedLMOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds,
+                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                             **kwargs)
+        logits = self.lm_head(outputs.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.view(-1, self.config.vocab_size).float(), labels.view(-1))
+        loss, _ = _add_aux_loss(self, loss, outputs)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                              attentions=outputs.attentions)
+
+
+class EncoderForPreTraining(EncoderPreTrainedModel):
+    """MLM (+ NSP or SOP) for BERT/ALBERT/RoBERTa/DistilBERT, or replaced-token detection for ELECTRA."""
+
+    _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__(config)
+        heads = config.pretraining_heads
+        self.model = EncoderModel(config, add_pooling_layer=heads in ("mlm+nsp", "mlm+sop"))
+        self.lm_head = MaskedLMHead(config) if heads.startswith("mlm") else None
+        self.seq_relationship = nn.Linear(config.hidden_size, 2) if "+" in heads else None
+        self.discriminator = DiscriminatorHead(config) if heads == "rtd" else None
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear | None:
+        return self.lm_head.decoder if self.lm_head is not None else None
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head.decoder = value
+
+    @can_return_tuple
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, next_sentence_label=None, sentence_order_label=None,
+                output_attentions=None, output_hidden_states=None, **kwargs) -> EncoderPreTrainingOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds,
+                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                             **kwargs)
+        sequence = outputs.last_hidden_state
+        result = EncoderPreTrainingOutput(hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        losses = []
+        if self.lm_head is not None:
+            result.prediction_logits = self.lm_head(sequence)
+            if labels is not None:
+                losses.append(nn.functional.cross_entropy(
+                    result.prediction_logits.view(-1, self.config.vocab_size).float(), labels.view(-1)))
+        if self.seq_relationship is not None:
+            pair_logits = self.seq_relationship(outputs.pooler_output)
+            result.seq_relationship_logits = pair_logits
+            if self.config.pretraining_heads == "mlm+sop":
+                result.sop_logits = pair_logits
+            pair_label = next_sentence_label if next_sentence_label is not None else sentence_order_label
+            if pair_label is not None:
+                losses.append(nn.functional.cross_entropy(pair_logits.float(), pair_label.view(-1)))
+        if self.discriminator is not None:
+            result.logits = self.discriminator(sequence)
+            if labels is not None:
+                losses.append(_replaced_token_loss(result.logits, labels, attention_mask))
+        loss = sum(losses) if losses else None
+        result.loss, result.aux_loss = _add_aux_loss(self, loss, outputs)
+        return result
+
+
+def _replaced_token_loss(logits, labels, attention_mask):
+    """Binary cross-entropy of "was this token replaced?", over non-padding tokens."""
+    logits, labels = logits.float(), labels.float()
+    if attention_mask is None:
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    active = attention_mask.bool()
+    return nn.functional.binary_cross_entropy_with_logits(logits[active], labels[active])
+
+
+class EncoderForSequenceClassification(EncoderPreTrainedModel):
+    """Regression, single-label or multi-label classification (`config.problem_type`)."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = EncoderModel(config)
+        self.classifier = SequenceClassificationHead(config, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                **kwargs) -> SequenceClassifierOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds,
+                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                             **kwargs)
+        logits = self.classifier(outputs.last_hidden_state, outputs.pooler_output)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
+        loss, _ = _add_aux_loss(self, loss, outputs)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                        attentions=outputs.attentions)
+
+
+class EncoderForMultipleChoice(EncoderPreTrainedModel):
+    """Scores each [batch, choices, seq] candidate with a one-output classifier; softmax over choices."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__(config)
+        self.model = EncoderModel(config)
+        self.classifier = SequenceClassificationHead(config, 1)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                **kwargs) -> MultipleChoiceModelOutput:
+        reference = input_ids if input_ids is not None else inputs_embeds
+        num_choices = reference.shape[1]
+
+        def flat(t):
+            return None if t is None else t.reshape(-1, *t.shape[2:])
+
+        outputs = self.model(flat(input_ids), attention_mask=flat(attention_mask),
+                             token_type_ids=flat(token_type_ids), position_ids=flat(position_ids),
+                             inputs_embeds=flat(inputs_embeds), output_attentions=output_attentions,
+                             output_hidden_states=output_hidden_states, **kwargs)
+        logits = self.classifier(outputs.last_hidden_state, outputs.pooler_output).view(-1, num_choices)
+        loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
+        loss, _ = _add_aux_loss(self, loss, outputs)
+        return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                         attentions=outputs.attentions)
+
+
+class EncoderForTokenClassification(EncoderPreTrainedModel):
+    def __init__(self, config: EncoderConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = EncoderModel(config, add_pooling_layer=False)
+        self.classifier = TokenClassificationHead(config, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                **kwargs) -> TokenClassifierOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds,
+                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                             **kwargs)
+        logits = self.classifier(outputs.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
+        loss, _ = _add_aux_loss(self, loss, outputs)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                     attentions=outputs.attentions)
+
+
+class EncoderForQuestionAnswering(EncoderPreTrainedModel):
+    def __init__(self, config: EncoderConfig):
+        super().__init__(config)
+        self.model = EncoderModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, **kwargs) -> QuestionAnsweringModelOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds,
+                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                             **kwargs)
+        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
+        start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
+        loss, _ = _add_aux_loss(self, loss, outputs)
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
+                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+# Head name -> (class, Auto class name). `declare_variant` builds one subclass per entry.
+ENCODER_HEADS = {
+    "Model": (EncoderModel, "AutoModel"),
+    "ForMaskedLM": (EncoderForMaskedLM, "AutoModelForMaskedLM"),
+    "ForPreTraining": (EncoderForPreTraining, "AutoModelForPreTraining"),
+    "ForSequenceClassification": (EncoderForSequenceClassification, "AutoModelForSequenceClassification"),
+    "ForTokenClassification": (EncoderForTokenClassification, "AutoModelForTokenClassification"),
+    "ForQuestionAnswering": (EncoderForQuestionAnswering, "AutoModelForQuestionAnswering"),
+    "ForMultipleChoice": (EncoderForMultipleChoice, "AutoModelForMultipleChoice"),
+}

@@ -1,0 +1,67 @@
+"""ELECTRA (Clark et al. 2020): a small MLM generator and a discriminator that detects replaced tokens.
+
+Both share the factorized token embeddings (`embedding_size`); `generator_config` gives the generator's sizes.
+"""
+
+from ..convert.keymap import KeyMap
+from ..families.encoder import ENCODER_HEADS, EncoderConfig
+from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .spec import NativeMapping, declare_variant
+
+
+class HfvElectraConfig(EncoderConfig):
+    """Defaults: ELECTRA-small's discriminator (hidden 256, 4 heads, embeddings 128)."""
+
+    model_type = "hfv_electra"
+    embedding_size: int | None = 128
+    hidden_size: int = 256
+    num_attention_heads: int = 4
+    intermediate_size: int = 1024
+    mlm_head_act: str | None = "gelu"
+    classifier_pooling: str = "head"
+    classifier_activation: str = "gelu"
+    pretraining_heads: str = "rtd"
+
+    def generator_config(self, size_ratio: float = 0.25) -> "HfvElectraConfig":
+        """The generator's config: same embeddings and depth, hidden/heads/intermediate scaled by `size_ratio`
+        (the paper's best generators are 1/4 to 1/2 of the discriminator)."""
+        heads = max(1, int(self.num_attention_heads * size_ratio))
+        head_dim = self.hidden_size // self.num_attention_heads
+        values = self.to_dict()
+        for key in ("model_type", "transformers_version", "architectures"):
+            values.pop(key, None)
+        values.update(hidden_size=heads * head_dim, num_attention_heads=heads, num_key_value_heads=heads,
+                      intermediate_size=max(1, int(self.intermediate_size * size_ratio)), pretraining_heads="mlm")
+        return type(self)(**values)
+
+
+NATIVE = NativeMapping(
+    model_type="electra",
+    class_prefix="Electra",
+    key_map=KeyMap(
+        native_prefix="electra",
+        base_rules=BERT_EMBEDDING_RULES + BERT_LAYER_RULES + (("embeddings_project", "embeddings.projection"),),
+        head_rules=(
+            ("generator_predictions.dense", "lm_head.dense"),
+            ("generator_predictions.LayerNorm", "lm_head.norm"),
+            ("generator_lm_head", "lm_head.decoder"),
+            ("discriminator_predictions.dense", "discriminator.dense"),
+            ("discriminator_predictions.dense_prediction", "discriminator.dense_prediction"),
+            ("classifier.dense", "classifier.dense"),
+            ("classifier.out_proj", "classifier.out_proj"),
+            ("qa_outputs", "qa_outputs"),
+        ),
+        head_rules_for={"ForTokenClassification": (("classifier", "classifier.out_proj"),)},
+    ),
+    config_fields=BERT_CONFIG_FIELDS + ("embedding_size",),
+    requires=encoder_native_requires(
+        position_embedding_type="learned", position_offset=0, pad_aware_positions=False,
+        num_hidden_groups=lambda c: c.num_hidden_layers, mlm_head_act="gelu", classifier_pooling="head",
+        classifier_activation="gelu"),
+)
+
+SPEC = declare_variant(
+    "electra", "encoder", HfvElectraConfig, ENCODER_HEADS, globals(),
+    tokenizer="wordpiece", objective="replaced-token-detection", native=NATIVE,
+    description="ELECTRA: discriminator trained to detect tokens replaced by a small MLM generator",
+)
