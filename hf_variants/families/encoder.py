@@ -194,6 +194,8 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
     def __init__(self, config: EncoderConfig):
         super().__init__(config)
         heads = config.pretraining_heads
+        if heads == "rtd":  # no MLM decoder to tie
+            self._tied_weights_keys = {}
         self.model = EncoderModel(config, add_pooling_layer=heads in ("mlm+nsp", "mlm+sop"))
         self.lm_head = MaskedLMHead(config) if heads.startswith("mlm") else None
         self.seq_relationship = nn.Linear(config.hidden_size, 2) if "+" in heads else None

@@ -1,6 +1,6 @@
 """ALBERT (Lan et al. 2020): factorized embeddings, one set of layer weights shared by all layers, MLM + SOP."""
 
-from ..convert.keymap import KeyMap
+from .keymap import KeyMap
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, encoder_native_requires
 from .spec import ConfigField, NativeMapping, declare_variant

@@ -3,7 +3,7 @@
 Both share the factorized token embeddings (`embedding_size`); `generator_config` gives the generator's sizes.
 """
 
-from ..convert.keymap import KeyMap
+from .keymap import KeyMap
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
 from .spec import NativeMapping, declare_variant

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..convert.keymap import KeyMap
+from .keymap import KeyMap
 
 VARIANTS: dict[str, VariantSpec] = {}
 

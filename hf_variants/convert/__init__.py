@@ -1,0 +1,161 @@
+"""Conversion between hf_variants models and native transformers models, both ways, in memory or on disk.
+
+Everything variant-specific is declared in the variant's `NativeMapping` (config fields, required element values,
+parameter key map); this module only applies it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import transformers
+from transformers import PreTrainedModel
+
+from ..variants import VARIANTS, VariantSpec
+
+__all__ = ["from_native", "to_native", "convert_checkpoint", "native_variant"]
+
+
+def native_variant(native_model_type: str) -> VariantSpec:
+    """The variant that converts a native `model_type` (the one named like it wins, e.g. t5 -> hfv_t5)."""
+    candidates = [s for s in VARIANTS.values() if s.native_model_type == native_model_type]
+    if not candidates:
+        known = sorted({s.native_model_type for s in VARIANTS.values() if s.native_model_type})
+        raise ValueError(f"no hf_variants variant converts native model_type={native_model_type!r}; known: {known}")
+    return next((s for s in candidates if s.name == native_model_type), candidates[0])
+
+
+def _spec_of(model: PreTrainedModel) -> VariantSpec:
+    for spec in VARIANTS.values():
+        if isinstance(model.config, spec.config_class):
+            return spec
+    raise TypeError(f"{type(model).__name__} is not an hf_variants model")
+
+
+def _head_of(class_name: str, prefix: str) -> str:
+    if not class_name.startswith(prefix):
+        raise ValueError(f"{class_name} is not a {prefix}* class")
+    return class_name[len(prefix):]
+
+
+def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Strict load, except for keys tied to a loaded parameter (e.g. the MLM decoder and the word embeddings)."""
+    result = model.load_state_dict(state, strict=False)
+    params = dict(model.named_parameters(remove_duplicate=False))
+    loaded_ptrs = {params[k].data_ptr() for k in state if k in params}
+    missing = [k for k in result.missing_keys if not (k in params and params[k].data_ptr() in loaded_ptrs)]
+    if missing or result.unexpected_keys:
+        raise ValueError(f"conversion mismatch: missing {missing}, unexpected {list(result.unexpected_keys)}")
+
+
+def _load_if_path(model_or_path, loader):
+    if isinstance(model_or_path, (str, Path)):
+        return loader(str(model_or_path))
+    return model_or_path
+
+
+def _native_from_path(path: str) -> PreTrainedModel:
+    config = json.loads((Path(path) / "config.json").read_text())
+    architecture = (config.get("architectures") or [None])[0]
+    cls = getattr(transformers, architecture, None) if architecture else transformers.AutoModel
+    return cls.from_pretrained(path)
+
+
+def _ours_from_path(path: str) -> PreTrainedModel:
+    import hf_variants  # noqa: F401  (registers the Auto classes)
+
+    config = json.loads((Path(path) / "config.json").read_text())
+    architecture = (config.get("architectures") or [None])[0]
+    for spec in VARIANTS.values():
+        for cls in spec.classes.values():
+            if cls.__name__ == architecture:
+                return cls.from_pretrained(path)
+    return transformers.AutoModel.from_pretrained(path)
+
+
+def from_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
+    """The hf_variants equivalent of a native transformers model (or checkpoint directory), weights copied."""
+    model = _load_if_path(model, _native_from_path)
+    spec = native_variant(model.config.model_type)
+    mapping = spec.native
+    head = _head_of(type(model).__name__, mapping.class_prefix)
+    if head not in spec.classes:
+        raise ValueError(f"{type(model).__name__}: hf_variants has no {head} head for {spec.name}")
+    native_config = model.config.to_dict()
+    values = {}
+    for f in mapping.fields():
+        if f.native in native_config:
+            value = native_config[f.native]
+            values[f.ours] = f.to_ours(value) if f.to_ours else value
+    for key in ("id2label", "label2id", "problem_type", "tie_word_embeddings"):
+        if key in native_config:
+            values[key] = native_config[key]
+    values.update(mapping.ours_overrides)
+    config = spec.config_class(**values)
+    config._attn_implementation = model.config._attn_implementation
+    state = mapping.key_map.convert(model.state_dict(), to_ours=True, has_base_prefix=head != "Model", head=head)
+    kwargs = {}
+    if head == "Model":
+        kwargs["add_pooling_layer"] = any(k.startswith("pooler.") for k in state)
+    ours = spec.classes[head](config, **kwargs)
+    _load_state(ours, state)
+    return ours.to(model.dtype).train(model.training)
+
+
+def native_incompatibilities(config, spec: VariantSpec) -> list[str]:
+    """The elements of `config` the native model cannot express, as 'field=value (native needs X)' strings."""
+    problems = []
+    for field_name, required in spec.native.requires.items():
+        expected = required(config) if callable(required) else required
+        actual = getattr(config, field_name)
+        if actual != expected:
+            problems.append(f"{field_name}={actual!r} (native {spec.native.model_type} needs {expected!r})")
+    return problems
+
+
+def to_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
+    """The native transformers model with the same weights; ValueError listing what the native model lacks."""
+    model = _load_if_path(model, _ours_from_path)
+    spec = _spec_of(model)
+    if spec.native is None:
+        raise ValueError(f"variant {spec.name!r} has no native transformers counterpart")
+    problems = native_incompatibilities(model.config, spec)
+    if problems:
+        raise ValueError(f"cannot convert to native {spec.native.model_type}: " + "; ".join(problems))
+    mapping = spec.native
+    head = next(h for h, cls in spec.classes.items() if isinstance(model, cls) and type(model) is cls)
+    native_cls = getattr(transformers, mapping.class_prefix + head, None)
+    if native_cls is None:
+        raise ValueError(f"transformers has no {mapping.class_prefix + head} for {spec.name}")
+    ours_config = model.config.to_dict()
+    values = {}
+    for f in mapping.fields():
+        if f.ours in ours_config:
+            value = ours_config[f.ours]
+            values[f.native] = f.to_native(value) if f.to_native else value
+    for key in ("id2label", "label2id", "problem_type", "tie_word_embeddings"):
+        if key in ours_config:
+            values[key] = ours_config[key]
+    values.update(mapping.native_overrides)
+    native_config = transformers.CONFIG_MAPPING[mapping.model_type](**values)
+    native_config._attn_implementation = model.config._attn_implementation
+    state = mapping.key_map.convert(model.state_dict(), to_ours=False, has_base_prefix=head != "Model", head=head)
+    kwargs = {}
+    if head == "Model" and "add_pooling_layer" in native_cls.__init__.__code__.co_varnames:
+        kwargs["add_pooling_layer"] = any(k.startswith("pooler.") for k in state)
+    native = native_cls(native_config, **kwargs)
+    _load_state(native, state)
+    return native.to(model.dtype).train(model.training)
+
+
+def convert_checkpoint(source: str | Path, destination: str | Path, overwrite: bool = False) -> PreTrainedModel:
+    """`hfv convert`: a native checkpoint becomes an hf_variants one and vice versa (decided by its model_type)."""
+    destination = Path(destination)
+    if destination.exists() and any(destination.iterdir()) and not overwrite:
+        raise FileExistsError(f"{destination} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    model_type = json.loads((Path(source) / "config.json").read_text()).get("model_type", "")
+    converted = to_native(source) if model_type.startswith("hfv_") else from_native(source)
+    converted.save_pretrained(destination)
+    return converted
