@@ -1,0 +1,22 @@
+"""Tiny test configurations, one per variant. Listing a variant here enrolls it in the common suite
+(tests/test_common.py); every family adds its variants here and nowhere else."""
+
+TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+# name -> extra config kwargs over TINY
+TEST_VARIANTS = {
+    "bert": {},
+    "distilbert": {},
+    "albert": {"embedding_size": 16},
+    "roberta": {},
+    "electra": {"embedding_size": 16},
+}
+
+
+def tiny_config(name: str, **overrides):
+    """The tiny config of variant `name` (its own defaults, shrunk), with overrides."""
+    import hf_variants
+
+    spec = hf_variants.VARIANTS[name]
+    return spec.config_class(**{**TINY, **TEST_VARIANTS[name], **overrides})
