@@ -20,8 +20,9 @@ NORM_POSITIONS = ("pre", "post")
 FFN_TYPES = ("mlp", "glu")
 CLASSIFIER_POOLINGS = ("pooler", "head")
 MOE_IMPLEMENTATIONS = ("grouped", "eager")
-# Flipped by the mixture-of-experts layer once it exists (core/moe.py).
-MOE_AVAILABLE = False
+ROUTER_TYPES = ("topk", "switch")
+# Mixture-of-experts layers exist (core/moe.py).
+MOE_AVAILABLE = True
 
 
 def _allowed(field: str, value: Any, allowed: tuple) -> None:
@@ -110,6 +111,11 @@ class HfvConfig(PreTrainedConfig):
     router_aux_loss_coef: float = 0.0
     router_z_loss_coef: float = 0.0
     expert_capacity_factor: float | None = None
+    # Absolute per-sequence expert capacity (native switch_transformers' `expert_capacity`); exclusive with the factor.
+    expert_capacity: int | None = None
+    # "topk": softmax, top-k, renormalised weights (Mixtral); "switch": top-1 weighted by its raw probability, per-
+    # sequence capacity and the per-sequence balancing loss (Switch Transformer).
+    router_type: str = "topk"
     moe_layer_frequency: int = 1
     router_jitter_noise: float = 0.0
     # "grouped": stacked expert weights run by a grouped matmul; "eager": the per-expert reference loop.
@@ -242,13 +248,25 @@ class HfvConfig(PreTrainedConfig):
                 f"moe_layer_frequency={self.moe_layer_frequency} exceeds num_hidden_layers={self.num_hidden_layers}: "
                 "no layer would use experts"
             )
-        if self.expert_capacity_factor is not None:
+        _allowed("router_type", self.router_type, ROUTER_TYPES)
+        if self.router_type == "switch" and self.num_experts_per_tok != 1:
+            raise ValueError(
+                f"router_type='switch' routes top-1: num_experts_per_tok={self.num_experts_per_tok} must be 1"
+            )
+        if self.expert_capacity is not None:
+            _positive("expert_capacity", self.expert_capacity)
+            if self.expert_capacity_factor is not None:
+                raise ValueError(
+                    f"expert_capacity={self.expert_capacity} and expert_capacity_factor={self.expert_capacity_factor} "
+                    "are exclusive: set one of them (or neither, for no capacity limit)"
+                )
+        if self.expert_capacity_factor is not None or self.expert_capacity is not None:
             if self.num_experts_per_tok != 1:
                 raise ValueError(
                     f"expert_capacity_factor={self.expert_capacity_factor} (token dropping) needs top-1 routing, "
                     f"got num_experts_per_tok={self.num_experts_per_tok}"
                 )
-            if self.expert_capacity_factor <= 0:
+            if self.expert_capacity_factor is not None and self.expert_capacity_factor <= 0:
                 raise ValueError(f"expert_capacity_factor={self.expert_capacity_factor} must be > 0 or None")
         for name in ("router_aux_loss_coef", "router_z_loss_coef"):
             if getattr(self, name) < 0:

@@ -1,18 +1,67 @@
-"""Mixture-of-experts feed-forward and its balancing losses."""
+"""Mixture-of-experts feed-forward: routers, stacked experts run by a grouped matmul, and the balancing losses.
+
+Two routers (``config.router_type``):
+- "topk" (Mixtral): softmax over experts, keep the top `num_experts_per_tok`, renormalise their probabilities.
+- "switch" (Switch Transformer): top-1, weighted by the (unrenormalised) probability of the chosen expert; with a
+  capacity (`expert_capacity` tokens, or `expert_capacity_factor * tokens / num_experts`) per sequence, tokens past
+  it in sequence order are dropped: their MoE output is 0, so they pass through the residual unchanged.
+
+Experts are 3-D parameters (`gate_up_proj`/`down_proj` for "glu", `up_proj`/`down_proj` for "mlp", the layout of
+transformers' Mixtral). `config.moe_implementation` picks the grouped path (token/expert pairs sorted by expert,
+one `grouped_mm` per projection) or the eager per-expert loop kept as the reference.
+"""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+from transformers.activations import ACT2FN
+
+ROUTER_TYPES = ("topk", "switch")
 
 
-def load_balancing_loss(router_logits: tuple[torch.Tensor, ...], num_experts: int, top_k: int) -> torch.Tensor:
-    """Switch/Mixtral balancing loss: num_experts * sum_e(fraction of tokens routed to e * mean router prob of e)."""
-    logits = torch.cat([layer.reshape(-1, num_experts) for layer in router_logits], dim=0).float()
+# --- balancing losses ------------------------------------------------------------------------------------------
+
+
+def _token_mask(attention_mask: torch.Tensor | None, logits: torch.Tensor) -> torch.Tensor | None:
+    """The [batch * seq] float mask of real tokens for one layer's [batch, seq, experts] logits (None = all real)."""
+    if attention_mask is None or logits.dim() != 3 or attention_mask.dim() != 2:
+        return None
+    batch, seq = logits.shape[:2]
+    if attention_mask.shape[0] != batch or attention_mask.shape[1] < seq:
+        return None
+    return attention_mask[:, -seq:].reshape(-1).float()  # with a KV cache only the newest positions were routed
+
+
+def load_balancing_loss(
+    router_logits: tuple[torch.Tensor, ...], num_experts: int, top_k: int,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mixtral/Switch balancing loss over all routed tokens of all layers:
+    num_experts * sum_e(fraction of top-k assignments to e * mean router probability of e). Padding is excluded
+    when `attention_mask` is given (as native Mixtral does)."""
+    counts = probs_sum = rows = 0.0
+    for layer in router_logits:
+        probs = layer.reshape(-1, num_experts).float().softmax(dim=-1)
+        assigned = nn.functional.one_hot(probs.topk(top_k, dim=-1).indices, num_experts).sum(dim=1).float()
+        mask = _token_mask(attention_mask, layer)
+        if mask is not None:
+            assigned, probs = assigned * mask[:, None], probs * mask[:, None]
+        counts = counts + assigned.sum(dim=0)
+        probs_sum = probs_sum + probs.sum(dim=0)
+        rows = rows + (probs.shape[0] if mask is None else mask.sum())
+    return num_experts * torch.sum((counts / rows) * (probs_sum / rows))
+
+
+def switch_load_balancing_loss(router_logits: tuple[torch.Tensor, ...], num_experts: int) -> torch.Tensor:
+    """Switch Transformer's form: the loss per sequence (its tokens of every sparse layer, argmax expert before
+    capacity dropping), averaged over sequences: num_experts**2 * mean_{sequence, e}(fraction_e * probability_e)."""
+    logits = torch.cat([layer.reshape(layer.shape[0], -1, num_experts) for layer in router_logits], dim=1).float()
     probs = logits.softmax(dim=-1)
-    selected = torch.topk(probs, top_k, dim=-1).indices
-    routed = nn.functional.one_hot(selected, num_experts).float().mean(dim=0)  # [top_k, experts]
-    return num_experts * torch.sum(routed * probs.mean(dim=0).unsqueeze(0))
+    fraction = nn.functional.one_hot(logits.argmax(dim=-1), num_experts).float().mean(dim=-2)
+    return num_experts**2 * torch.mean(fraction * probs.mean(dim=-2))
 
 
 def router_z_loss(router_logits: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -21,22 +70,198 @@ def router_z_loss(router_logits: tuple[torch.Tensor, ...]) -> torch.Tensor:
     return torch.logsumexp(logits, dim=-1).pow(2).mean()
 
 
-def moe_auxiliary_loss(config, router_logits) -> torch.Tensor | None:
-    """The weighted sum of the balancing losses whose coefficients are > 0 (None for dense models)."""
+def moe_losses(config, router_logits, attention_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The unweighted balancing ("aux_loss") and z ("z_loss") losses whose coefficients are > 0."""
+    losses: dict[str, torch.Tensor] = {}
     if not router_logits:
-        return None
-    total = None
+        return losses
     if config.router_aux_loss_coef > 0:
-        total = config.router_aux_loss_coef * load_balancing_loss(
-            router_logits, config.num_experts, config.num_experts_per_tok)
+        if getattr(config, "router_type", "topk") == "switch":
+            losses["aux_loss"] = switch_load_balancing_loss(router_logits, config.num_experts)
+        else:
+            losses["aux_loss"] = load_balancing_loss(
+                router_logits, config.num_experts, config.num_experts_per_tok, attention_mask)
     if config.router_z_loss_coef > 0:
-        z = config.router_z_loss_coef * router_z_loss(router_logits)
-        total = z if total is None else total + z
+        losses["z_loss"] = router_z_loss(router_logits)
+    return losses
+
+
+def moe_auxiliary_loss(config, router_logits, attention_mask: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The weighted sum of the balancing losses whose coefficients are > 0 (None for dense models).
+    Families add it to every head's loss, whether or not router logits were requested."""
+    losses = moe_losses(config, router_logits, attention_mask)
+    if not losses:
+        return None
+    total = config.router_aux_loss_coef * losses["aux_loss"] if "aux_loss" in losses else 0.0
+    if "z_loss" in losses:
+        total = total + config.router_z_loss_coef * losses["z_loss"]
     return total
 
 
-class SparseMoE(nn.Module):
-    """Placeholder until the mixture-of-experts issue lands: the config refuses num_experts > 0 before this runs."""
+# --- experts ---------------------------------------------------------------------------------------------------
+
+
+class _DenseGrad(torch.autograd.Function):
+    """Identity whose backward materialises the incoming gradient: grouped_mm's CPU backward rejects the
+    stride-0 gradients that e.g. `.sum()` produces."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.contiguous()
+
+
+_GROUPED_MM = getattr(nn.functional, "grouped_mm", None)
+
+
+def _grouped_mm_fits(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """grouped_mm exists (torch >= 2.10) and its kernel's 16-byte stride/pointer alignment holds."""
+    if _GROUPED_MM is None or x.dtype not in (torch.float32, torch.bfloat16, torch.float16) or x.dtype != weight.dtype:
+        return False
+    size = x.element_size()
+    return all(dim * size % 16 == 0 for dim in weight.shape[1:]) and x.data_ptr() % 16 == 0 \
+        and weight.data_ptr() % 16 == 0
+
+
+def _grouped_linear(x: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor, counts: torch.Tensor,
+                    bias: torch.Tensor | None, expert_of_row: torch.Tensor) -> torch.Tensor:
+    """Rows of `x` sorted by expert times each expert's [out, in] weight; `offsets` are the groups' end rows.
+    Where grouped_mm cannot run, one matmul per non-empty segment of the sorted rows does the same."""
+    if _grouped_mm_fits(x, weight):
+        out = _DenseGrad.apply(_GROUPED_MM(x, weight.transpose(-2, -1), offs=offsets))
+    else:
+        sizes = counts.tolist()
+        out = torch.cat([segment @ weight[e].T for e, segment in enumerate(x.split(sizes)) if sizes[e]])
+    return out if bias is None else out + bias[expert_of_row]
+
+
+class Experts(nn.Module):
+    """`num_experts` feed-forwards stored as stacked [experts, out, in] weights (transformers' Mixtral layout)."""
 
     def __init__(self, config):
-        raise NotImplementedError("num_experts > 0 is not available yet")
+        super().__init__()
+        self.num_experts = config.num_experts
+        self.glu = config.ffn_type == "glu"
+        self.implementation = config.moe_implementation
+        hidden, inner = config.hidden_size, config.intermediate_size
+        first = "gate_up_proj" if self.glu else "up_proj"
+        self.first_name = first
+        first_out = 2 * inner if self.glu else inner
+        setattr(self, first, nn.Parameter(torch.empty(self.num_experts, first_out, hidden)))
+        self.down_proj = nn.Parameter(torch.empty(self.num_experts, hidden, inner))
+        if config.mlp_bias:
+            setattr(self, first + "_bias", nn.Parameter(torch.empty(self.num_experts, first_out)))
+            self.down_proj_bias = nn.Parameter(torch.empty(self.num_experts, hidden))
+        else:
+            setattr(self, first + "_bias", None)
+            self.down_proj_bias = None
+        self.act_fn = ACT2FN[config.hidden_act]
+
+    @property
+    def first_proj(self) -> nn.Parameter:
+        return getattr(self, self.first_name)
+
+    @property
+    def first_bias(self) -> nn.Parameter | None:
+        return getattr(self, self.first_name + "_bias")
+
+    def _activate(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.glu:
+            gate, up = hidden.chunk(2, dim=-1)
+            return self.act_fn(gate) * up
+        return self.act_fn(hidden)
+
+    def forward(self, hidden_states: torch.Tensor, token_index: torch.Tensor, expert_index: torch.Tensor,
+                weights: torch.Tensor) -> torch.Tensor:
+        """Sum over the (token, expert, weight) assignments of weight * expert(token), as [tokens, hidden].
+        Tokens without an assignment (dropped) get 0."""
+        if self.implementation == "eager":
+            return self.forward_eager(hidden_states, token_index, expert_index, weights)
+        return self.forward_grouped(hidden_states, token_index, expert_index, weights)
+
+    def forward_eager(self, hidden_states, token_index, expert_index, weights) -> torch.Tensor:
+        """Reference: one pair of matmuls per expert that received tokens."""
+        output = torch.zeros_like(hidden_states)
+        first_bias, down_bias = self.first_bias, self.down_proj_bias
+        for expert in expert_index.unique().tolist():
+            rows = (expert_index == expert).nonzero().squeeze(-1)
+            tokens = token_index[rows]
+            hidden = nn.functional.linear(hidden_states[tokens], self.first_proj[expert],
+                                          None if first_bias is None else first_bias[expert])
+            hidden = nn.functional.linear(self._activate(hidden), self.down_proj[expert],
+                                          None if down_bias is None else down_bias[expert])
+            output.index_add_(0, tokens, hidden * weights[rows, None].to(hidden.dtype))
+        return output
+
+    def forward_grouped(self, hidden_states, token_index, expert_index, weights) -> torch.Tensor:
+        """Sort the assignments by expert and run each projection as one grouped matmul over the segments."""
+        output = torch.zeros_like(hidden_states)
+        if expert_index.numel() == 0:
+            return output
+        sorted_experts, order = expert_index.sort(stable=True)
+        counts = torch.bincount(sorted_experts, minlength=self.num_experts)
+        offsets = counts.cumsum(0).to(torch.int32)
+        tokens = token_index[order]
+        hidden = _grouped_linear(hidden_states[tokens], self.first_proj, offsets, counts, self.first_bias,
+                                 sorted_experts)
+        hidden = _grouped_linear(self._activate(hidden), self.down_proj, offsets, counts, self.down_proj_bias,
+                                 sorted_experts)
+        return output.index_add_(0, tokens, hidden * weights[order, None].to(hidden.dtype))
+
+
+# --- the layer -------------------------------------------------------------------------------------------------
+
+
+def expert_capacity(config, tokens_per_sequence: int) -> int | None:
+    """Tokens each expert accepts per sequence: `expert_capacity`, else from `expert_capacity_factor`, else None."""
+    if getattr(config, "expert_capacity", None) is not None:
+        return config.expert_capacity
+    if config.expert_capacity_factor is None:
+        return None
+    return max(1, math.ceil(config.expert_capacity_factor * tokens_per_sequence / config.num_experts))
+
+
+class SparseMoE(nn.Module):
+    """Router (`gate`) + stacked `experts`; forward returns (output, router logits [batch, seq, experts])."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.num_experts = config.num_experts
+        self.top_k = config.num_experts_per_tok
+        self.router_type = getattr(config, "router_type", "topk")
+        self.jitter_noise = config.router_jitter_noise
+        self.gate = nn.Linear(config.hidden_size, config.num_experts, bias=False)
+        self.experts = Experts(config)
+
+    def route(self, router_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(token index, expert index, weight) per kept assignment; tokens are numbered batch-major."""
+        batch, seq, _ = router_logits.shape
+        probs = router_logits.float().softmax(dim=-1)
+        if self.router_type == "switch":
+            weight, expert = probs.max(dim=-1)  # [batch, seq]; Switch keeps the raw probability
+            capacity = expert_capacity(self.config, seq)
+            keep = torch.ones_like(expert, dtype=torch.bool)
+            if capacity is not None:
+                # position of each token in its expert's queue within the sequence, in sequence order
+                queue = nn.functional.one_hot(expert, self.num_experts).cumsum(dim=1).gather(-1, expert[..., None])
+                keep = queue.squeeze(-1) <= capacity
+            tokens = keep.reshape(-1).nonzero().squeeze(-1)
+            return tokens, expert.reshape(-1)[tokens], weight.reshape(-1)[tokens]
+        weight, expert = probs.topk(self.top_k, dim=-1)
+        weight = weight / weight.sum(dim=-1, keepdim=True)
+        tokens = torch.arange(batch * seq, device=router_logits.device).repeat_interleave(self.top_k)
+        return tokens, expert.reshape(-1), weight.reshape(-1)
+
+    def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, seq, hidden = hidden_states.shape
+        if self.training and self.jitter_noise > 0:  # multiplicative noise, seen by router and experts alike
+            noise = torch.empty_like(hidden_states).uniform_(1.0 - self.jitter_noise, 1.0 + self.jitter_noise)
+            hidden_states = hidden_states * noise
+        router_logits = self.gate(hidden_states)
+        tokens, experts, weights = self.route(router_logits)
+        output = self.experts(hidden_states.reshape(-1, hidden), tokens, experts, weights)
+        return output.reshape(batch, seq, hidden), router_logits

@@ -6,6 +6,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 
 from ..core.config import HfvConfig
+from ..core.moe import Experts
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
 
 
@@ -29,3 +30,9 @@ class HfvPreTrainedModel(PreTrainedModel):
             init.copy_(module.table, sinusoidal_table(module.num_positions, module.dim))
         elif isinstance(module, AlibiBias):
             init.copy_(module.slopes, alibi_slopes(module.num_heads))
+        elif isinstance(module, Experts):  # stacked 3-D expert weights: like nn.Linear, one slice per expert
+            for name, param in module.named_parameters(recurse=False):
+                if name.endswith("_bias"):
+                    init.zeros_(param)
+                else:
+                    init.normal_(param, mean=0.0, std=self.config.initializer_range)
