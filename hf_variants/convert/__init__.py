@@ -6,6 +6,7 @@ parameter key map); this module only applies it.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def from_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     model = _load_if_path(model, _native_from_path)
     spec = native_variant(model.config.model_type)
     mapping = spec.native
-    head = _head_of(type(model).__name__, mapping.class_prefix)
+    native_head = _head_of(type(model).__name__, mapping.class_prefix)
+    head = {n: o for o, n in mapping.heads.items()}.get(native_head, native_head)  # GPT2LMHeadModel -> ForCausalLM
     if head not in spec.classes:
         raise ValueError(f"{type(model).__name__}: hf_variants has no {head} head for {spec.name}")
     native_config = model.config.to_dict()
@@ -97,7 +99,7 @@ def from_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     config._attn_implementation = model.config._attn_implementation
     state = mapping.key_map.convert(model.state_dict(), to_ours=True, has_base_prefix=head != "Model", head=head)
     kwargs = {}
-    if head == "Model":
+    if head == "Model" and "add_pooling_layer" in inspect.signature(spec.classes[head].__init__).parameters:
         kwargs["add_pooling_layer"] = any(k.startswith("pooler.") for k in state)
     ours = spec.classes[head](config, **kwargs)
     _load_state(ours, state)
@@ -115,6 +117,14 @@ def native_incompatibilities(config, spec: VariantSpec) -> list[str]:
     return problems
 
 
+def _native_attn_implementation(native_cls: type, implementation: str | None) -> str | None:
+    """Our backend when the native class supports it, else sdpa (native GPT-2 has no flex attention)."""
+    flags = {"flex_attention": "_supports_flex_attn", "flash_attention_2": "_supports_flash_attn"}
+    if implementation in flags and not getattr(native_cls, flags[implementation], False):
+        return "sdpa"
+    return implementation
+
+
 def to_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     """The native transformers model with the same weights; ValueError listing what the native model lacks."""
     model = _load_if_path(model, _ours_from_path)
@@ -126,9 +136,10 @@ def to_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
         raise ValueError(f"cannot convert to native {spec.native.model_type}: " + "; ".join(problems))
     mapping = spec.native
     head = next(h for h, cls in spec.classes.items() if isinstance(model, cls) and type(model) is cls)
-    native_cls = getattr(transformers, mapping.class_prefix + head, None)
+    native_name = mapping.class_prefix + mapping.heads.get(head, head)
+    native_cls = getattr(transformers, native_name, None)
     if native_cls is None:
-        raise ValueError(f"transformers has no {mapping.class_prefix + head} for {spec.name}")
+        raise ValueError(f"transformers has no {native_name} for {spec.name}")
     ours_config = model.config.to_dict()
     values = {}
     for f in mapping.fields():
@@ -140,7 +151,7 @@ def to_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
             values[key] = ours_config[key]
     values.update(mapping.native_overrides)
     native_config = transformers.CONFIG_MAPPING[mapping.model_type](**values)
-    native_config._attn_implementation = model.config._attn_implementation
+    native_config._attn_implementation = _native_attn_implementation(native_cls, model.config._attn_implementation)
     state = mapping.key_map.convert(model.state_dict(), to_ours=False, has_base_prefix=head != "Model", head=head)
     kwargs = {}
     if head == "Model" and "add_pooling_layer" in native_cls.__init__.__code__.co_varnames:

@@ -132,8 +132,8 @@ class AlibiBias(nn.Module):
         self.num_heads = config.num_attention_heads
         self.slopes = nn.Buffer(alibi_slopes(self.num_heads), persistent=False)
 
-    def forward(self, query_positions: torch.Tensor, key_length: int) -> torch.Tensor:
-        key_positions = torch.arange(key_length, device=query_positions.device)
+    def forward(self, query_positions: torch.Tensor, key_length: int, key_offset: int = 0) -> torch.Tensor:
+        key_positions = torch.arange(key_offset, key_offset + key_length, device=query_positions.device)
         distance = (query_positions[:, None] - key_positions[None, :]).abs().float()
         return (-self.slopes.to(distance.device)[:, None, None] * distance).unsqueeze(0)
 
@@ -168,8 +168,8 @@ class RelativePositionBias(nn.Module):
         self.max_distance = config.relative_attention_max_distance
         self.relative_attention_bias = nn.Embedding(self.num_buckets, config.num_attention_heads)
 
-    def forward(self, query_positions: torch.Tensor, key_length: int) -> torch.Tensor:
-        key_positions = torch.arange(key_length, device=query_positions.device)
+    def forward(self, query_positions: torch.Tensor, key_length: int, key_offset: int = 0) -> torch.Tensor:
+        key_positions = torch.arange(key_offset, key_offset + key_length, device=query_positions.device)
         relative = key_positions[None, :] - query_positions[:, None]
         buckets = relative_position_bucket(relative, self.bidirectional, self.num_buckets, self.max_distance)
         return self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0)

@@ -43,6 +43,16 @@ class TransformerStack(nn.Module):
     def block_for_layer(self, layer_idx: int) -> TransformerBlock:
         return self.layers[layer_idx * self.config.num_hidden_groups // self.config.num_hidden_layers]
 
+    @staticmethod
+    def _key_span(past_key_values, past_length: int, seq_length: int) -> tuple[int, int]:
+        """(key length, position of the first key) the attention will see: a static cache exposes its whole
+        buffer and a sliding-window cache only the window, so a position bias must be sized like the cache's mask."""
+        cache = getattr(past_key_values, "self_attention_cache", past_key_values)
+        if cache is None or not hasattr(cache, "get_mask_sizes"):
+            return past_length + seq_length, 0
+        length, offset = cache.get_mask_sizes(seq_length, 0)
+        return int(length), int(offset)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -64,7 +74,7 @@ class TransformerStack(nn.Module):
         bias = None
         attn_implementation = None
         if self.position_bias is not None:
-            bias = self.position_bias(slots, past_length + seq_length)
+            bias = self.position_bias(slots, *self._key_span(past_key_values, past_length, seq_length))
             attn_implementation = bias_attention_backend(self.config)
         mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, past_key_values,
                                    position_ids, bias)

@@ -34,6 +34,9 @@ class KeyMap:
     # Extra head rules for one head class ("ForTokenClassification"), tried before head_rules; they settle names
     # that mean different things in different native heads (ELECTRA's `classifier`).
     head_rules_for: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # Native base-model attribute for one head class when it differs from native_prefix (LlamaForQuestionAnswering
+    # keeps its base model under `transformer`, the other Llama heads under `model`).
+    native_prefix_for: dict[str, str] = field(default_factory=dict)
     ignore_native: tuple[str, ...] = ()  # native keys with no counterpart (e.g. unused position_ids buffers)
     state_transforms: tuple[tuple[Callable, Callable], ...] = field(default=())
 
@@ -53,7 +56,7 @@ class KeyMap:
 
     def rename(self, key: str, to_ours: bool, has_base_prefix: bool, head: str = "") -> str | None:
         """Map one key; None when no rule matches."""
-        ours_prefix, native_prefix = "model.", self.native_prefix + "."
+        ours_prefix, native_prefix = "model.", self.native_prefix_for.get(head, self.native_prefix) + "."
         if not has_base_prefix:
             return self._rename(key, self.base_rules, to_ours)
         source_prefix, target_prefix = (native_prefix, ours_prefix) if to_ours else (ours_prefix, native_prefix)

@@ -1,0 +1,337 @@
+"""Decoder-only family (GPT-2, LLaMA, Mistral, Mixtral): the causal base model, its task heads and generation.
+
+Generation is transformers' own: the models inherit `GenerationMixin`, keep keys/values in transformers' Cache
+classes (a `DynamicCache` built from the config, so a `sliding_window` gives sliding-window cache layers; a
+`StaticCache` with `cache_implementation="static"`), and take `position_ids` from `generate`, which derives them
+from the attention mask so left-padded prompts get the right positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers.cache_utils import Cache, DynamicCache
+from transformers.generation import GenerationMixin
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPast,
+    CausalLMOutputWithPast,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutputWithPast,
+    TokenClassifierOutput,
+)
+from transformers.modeling_utils import slice_logits_to_keep
+from transformers.utils.generic import can_return_tuple
+
+from ..core.config import HfvConfig
+from ..core.embeddings import Embeddings
+from ..core.heads import TokenClassificationHead
+from ..core.moe import moe_auxiliary_loss
+from ..core.stack import TransformerStack
+from .base import HfvPreTrainedModel
+
+
+class DecoderConfig(HfvConfig):
+    """Decoder config: the shared fields with decoder defaults (pre-norm, no token types). Every SPEC §4 element is
+    valid here; `sliding_window` limits how far back each token attends (and what the cache keeps)."""
+
+    model_type = "hfv_decoder"
+    norm_position: str = "pre"
+    type_vocab_size: int = 0
+    layer_norm_eps: float = 1e-5
+
+
+@dataclass
+class DecoderModelOutput(BaseModelOutputWithPast):
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclass
+class DecoderCausalLMOutput(CausalLMOutputWithPast):
+    aux_loss: torch.Tensor | None = None
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+def _add_aux_loss(model, loss, outputs):
+    """Add the MoE balancing losses (when their coefficients are > 0) to `loss`; returns (loss, aux_loss)."""
+    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None))
+    if aux is not None and loss is not None:
+        loss = loss + aux
+    return loss, aux
+
+
+class DecoderPreTrainedModel(HfvPreTrainedModel):
+    config_class = DecoderConfig
+    _supports_static_cache = True
+
+
+class DecoderModel(DecoderPreTrainedModel):
+    """Embeddings -> causal transformer stack (-> final norm for pre-norm), with a KV cache when `use_cache`."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__(config)
+        self.embeddings = Embeddings(config)
+        self.decoder = TransformerStack(config, is_causal=True)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> DecoderModelOutput:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        use_cache = self.config.use_cache if use_cache is None else use_cache
+        if self.is_activation_checkpointing and self.training:
+            use_cache = False  # recomputed layers must not append to the cache twice
+        if use_cache and past_key_values is None:
+            past_key_values = DynamicCache(config=self.config)
+        reference = input_ids if input_ids is not None else inputs_embeds
+        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if position_ids is None:
+            # Consecutive positions after the cached ones; `generate` passes mask-derived ids for left padding.
+            position_ids = torch.arange(reference.shape[1], device=reference.device).unsqueeze(0) + past_length
+        if attention_mask is not None and attention_mask.ndim == 2:
+            attention_mask = attention_mask.to(reference.device)
+
+        hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids, past_length)
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        stack = self.decoder(
+            hidden,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            **kwargs,
+        )
+        return DecoderModelOutput(
+            last_hidden_state=stack.last_hidden_state,
+            past_key_values=past_key_values if use_cache else None,
+            hidden_states=stack.hidden_states,
+            attentions=stack.attentions,
+            router_logits=stack.router_logits,
+        )
+
+
+class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
+    """Next-token prediction; the LM head is tied to the word embeddings when `tie_word_embeddings`."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__(config)
+        self.model = DecoderModel(config)
+        # Factorized embeddings: project back to embedding_size so the head can share the embedding matrix.
+        self.lm_head_projection = (
+            nn.Linear(config.hidden_size, config.embedding_size, bias=False)
+            if config.embedding_size != config.hidden_size else None
+        )
+        self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        token_type_ids: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> DecoderCausalLMOutput:
+        outputs = self.model(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds, use_cache=use_cache, token_type_ids=token_type_ids,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, **kwargs,
+        )
+        # Only the positions whose logits are needed go through the (vocabulary-sized) head: 1 during generation.
+        hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
+        if self.lm_head_projection is not None:
+            hidden = self.lm_head_projection(hidden)
+        logits = self.lm_head(hidden)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size)
+        loss, aux = _add_aux_loss(self, loss, outputs)
+        return DecoderCausalLMOutput(
+            loss=loss, aux_loss=aux, logits=logits, past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
+        )
+
+
+def last_token_index(
+    config, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None, batch_size: int, device
+) -> torch.Tensor:
+    """Index of each row's last real token: the rightmost non-pad id (either padding side, as native models do);
+    from the attention mask when only embeddings are given; the last position otherwise."""
+    if config.pad_token_id is None and batch_size != 1:
+        raise ValueError(
+            "sequence classification of a batch needs config.pad_token_id to find each row's last token "
+            f"(pad_token_id=None, batch_size={batch_size})"
+        )
+    if input_ids is not None and config.pad_token_id is not None:
+        present = input_ids.ne(config.pad_token_id)
+    elif attention_mask is not None and attention_mask.ndim == 2:
+        present = attention_mask.bool()
+    else:
+        return torch.full((batch_size,), -1, dtype=torch.long, device=device)
+    positions = torch.arange(present.shape[-1], device=device)
+    return (positions * present.to(device).long()).argmax(-1)
+
+
+class DecoderForSequenceClassification(DecoderPreTrainedModel):
+    """Scores every position with a bias-free `score` layer and reads the last real token's scores."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = DecoderModel(config)
+        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutputWithPast:
+        outputs = self.model(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds, use_cache=use_cache, token_type_ids=token_type_ids,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, **kwargs,
+        )
+        logits = self.score(outputs.last_hidden_state)
+        batch_size = logits.shape[0]
+        last = last_token_index(self.config, input_ids, attention_mask, batch_size, logits.device)
+        pooled_logits = logits[torch.arange(batch_size, device=logits.device), last]
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, pooled_logits=pooled_logits, config=self.config)
+        loss, _ = _add_aux_loss(self, loss, outputs)
+        return SequenceClassifierOutputWithPast(
+            loss=loss, logits=pooled_logits, past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+        )
+
+
+class DecoderForTokenClassification(DecoderPreTrainedModel):
+    def __init__(self, config: DecoderConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = DecoderModel(config)
+        self.classifier = TokenClassificationHead(config, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        outputs = self.model(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids, inputs_embeds=inputs_embeds,
+            use_cache=False, token_type_ids=token_type_ids, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, **kwargs,
+        )
+        logits = self.classifier(outputs.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, labels, self.config)
+        loss, _ = _add_aux_loss(self, loss, outputs)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                     attentions=outputs.attentions)
+
+
+class DecoderForQuestionAnswering(DecoderPreTrainedModel):
+    """Extractive QA: start/end scores per token from one linear layer."""
+
+    def __init__(self, config: DecoderConfig):
+        super().__init__(config)
+        self.model = DecoderModel(config)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> QuestionAnsweringModelOutput:
+        outputs = self.model(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids, inputs_embeds=inputs_embeds,
+            use_cache=False, token_type_ids=token_type_ids, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, **kwargs,
+        )
+        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
+        start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
+        loss, _ = _add_aux_loss(self, loss, outputs)
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
+                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+# Head name -> (class, Auto class name). `declare_variant` builds one subclass per entry.
+DECODER_HEADS = {
+    "Model": (DecoderModel, "AutoModel"),
+    "ForCausalLM": (DecoderForCausalLM, "AutoModelForCausalLM"),
+    "ForSequenceClassification": (DecoderForSequenceClassification, "AutoModelForSequenceClassification"),
+    "ForTokenClassification": (DecoderForTokenClassification, "AutoModelForTokenClassification"),
+    "ForQuestionAnswering": (DecoderForQuestionAnswering, "AutoModelForQuestionAnswering"),
+}
