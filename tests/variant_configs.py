@@ -15,6 +15,7 @@ TEST_VARIANTS = {
     "llama": {"num_key_value_heads": 2, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
     "mistral": {"num_key_value_heads": 1, "sliding_window": 4, "pad_token_id": 0, "bos_token_id": 1,
                 "eos_token_id": 2},
+    "mixtral": {"num_key_value_heads": 2, "num_experts": 4, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
 }
 
 
