@@ -1,0 +1,79 @@
+"""Mixtral (Jiang et al. 2024): Mistral's LLaMA-style decoder with every feed-forward a top-2-of-8 SwiGLU mixture."""
+
+from ..families.decoder import DECODER_HEADS, DecoderConfig
+from .decoder_maps import (
+    LLAMA_BASE_RULES,
+    LLAMA_CONFIG_FIELDS,
+    LLAMA_HEAD_RULES,
+    LLAMA_HEAD_RULES_FOR,
+    llama_native_requires,
+)
+from .keymap import KeyMap
+from .spec import ConfigField, NativeMapping, declare_variant
+
+
+class HfvMixtralConfig(DecoderConfig):
+    model_type = "hfv_mixtral"
+    vocab_size: int = 32000
+    hidden_size: int = 4096
+    intermediate_size: int = 14336
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 32
+    num_key_value_heads: int | None = 8
+    max_position_embeddings: int = 131072
+    rope_parameters: dict | None = None  # set in __post_init__: theta 1e6
+    hidden_act: str = "silu"
+    position_embedding_type: str = "rope"
+    norm_type: str = "rmsnorm"
+    layer_norm_eps: float = 1e-5
+    ffn_type: str = "glu"
+    attention_bias: bool = False
+    mlp_bias: bool = False
+    hidden_dropout_prob: float = 0.0
+    attention_probs_dropout_prob: float = 0.0
+    num_experts: int = 8
+    num_experts_per_tok: int = 2
+    router_aux_loss_coef: float = 0.001
+    pad_token_id: int | None = None
+    bos_token_id: int | None = 1
+    eos_token_id: int | list[int] | None = 2
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.rope_parameters is None:
+            self.rope_parameters = {"rope_type": "default", "rope_theta": 1e6}
+        super().__post_init__(**kwargs)
+
+
+# Native Mixtral names the router `mlp.gate` and stores experts as `mlp.experts.gate_up_proj` / `down_proj`: ours too.
+MIXTRAL_MOE_RULES = (("layers.{i}.mlp", "decoder.layers.{i}.mlp"),)
+
+NATIVE = NativeMapping(
+    model_type="mixtral",
+    class_prefix="Mixtral",
+    key_map=KeyMap(
+        native_prefix="model",
+        base_rules=LLAMA_BASE_RULES + MIXTRAL_MOE_RULES,
+        head_rules=LLAMA_HEAD_RULES,
+        head_rules_for=LLAMA_HEAD_RULES_FOR,
+    ),
+    config_fields=LLAMA_CONFIG_FIELDS + (
+        "sliding_window", "num_experts_per_tok", "router_aux_loss_coef", "router_jitter_noise",
+        ConfigField("num_local_experts", "num_experts"),
+        ConfigField("rms_norm_eps", "layer_norm_eps"),
+        ConfigField("attention_dropout", "attention_probs_dropout_prob"),
+    ),
+    requires=llama_native_requires(
+        attention_bias=False, mlp_bias=False,
+        # every layer a top-k mixture without capacity or z-loss (0 experts is refused: native needs >= 2)
+        num_experts=lambda c: c.num_experts if c.num_experts >= 2 else 8,
+        moe_layer_frequency=1, router_type="topk", expert_capacity=None, expert_capacity_factor=None,
+        router_z_loss_coef=0.0,
+    ),
+)
+
+SPEC = declare_variant(
+    "mixtral", "decoder", HfvMixtralConfig, DECODER_HEADS, globals(),
+    tokenizer="bpe-byte-fallback", objective="causal-lm", native=NATIVE,
+    description="Mixtral: Mistral-style decoder whose feed-forwards are top-2-of-8 SwiGLU mixtures of experts",
+)
