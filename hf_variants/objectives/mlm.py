@@ -78,9 +78,9 @@ class MaskedLMCollator(DataCollatorForLanguageModeling):
         draw = torch.bernoulli(torch.full(inputs.shape, self.mlm_probability), generator=self.generator).bool()
         start_draw = draw & ~continues & ~special
         # Broadcast the start token's draw to the rest of the word: gather by word index.
-        per_word = torch.zeros(inputs.shape[0], inputs.shape[1] + 1, dtype=torch.bool)
-        per_word.scatter_(1, word_id, start_draw)
-        return per_word.gather(1, word_id) & ~special
+        per_word = torch.zeros(inputs.shape[0], inputs.shape[1] + 1, dtype=torch.long)
+        per_word.scatter_reduce_(1, word_id, start_draw.long(), reduce="amax")  # only the start token can be 1
+        return per_word.gather(1, word_id).bool() & ~special
 
     def _replace(self, inputs: torch.Tensor, masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Labels, then the 80/10/10 replacement of the selected positions."""
