@@ -101,19 +101,6 @@ def moe_auxiliary_loss(config, router_logits, attention_mask: torch.Tensor | Non
 # --- experts ---------------------------------------------------------------------------------------------------
 
 
-class _DenseGrad(torch.autograd.Function):
-    """Identity whose backward materialises the incoming gradient: grouped_mm's CPU backward rejects the
-    stride-0 gradients that e.g. `.sum()` produces."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad.contiguous()
-
-
 _GROUPED_MM = getattr(nn.functional, "grouped_mm", None)
 
 
@@ -131,7 +118,9 @@ def _grouped_linear(x: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor
     """Rows of `x` sorted by expert times each expert's [out, in] weight; `offsets` are the groups' end rows.
     Where grouped_mm cannot run, one matmul per non-empty segment of the sorted rows does the same."""
     if _grouped_mm_fits(x, weight):
-        out = _DenseGrad.apply(_GROUPED_MM(x, weight.transpose(-2, -1), offs=offsets))
+        # Its CPU backward rejects stride-0 output gradients (e.g. from `.sum()`); here every grouped_mm output
+        # feeds a multiplication or an activation whose backward hands it a materialised gradient.
+        out = _GROUPED_MM(x, weight.transpose(-2, -1), offs=offsets)
     else:
         sizes = counts.tolist()
         out = torch.cat([segment @ weight[e].T for e, segment in enumerate(x.split(sizes)) if sizes[e]])

@@ -135,3 +135,12 @@ def test_losses_match_native_formulas():
     expected = 0.01 * mixtral_loss(flat, 8, 2) + 0.001 * router_z_loss_func(joined)
     torch.testing.assert_close(moe_auxiliary_loss(config, logits), expected)
     assert moe_auxiliary_loss(_config(), logits) is None  # both coefficients 0
+
+
+@pytest.mark.parametrize("ffn", [dict(ffn_type="glu"), dict(ffn_type="mlp", hidden_act="gelu", mlp_bias=True)])
+def test_grouped_backward_from_a_plain_sum(ffn):
+    """grouped_mm's CPU backward rejects stride-0 gradients; the layer must never hand it one."""
+    layer = _layer(_config(**ffn))
+    x = torch.randn(2, 5, 16, requires_grad=True)
+    layer(x)[0].sum().backward()
+    assert torch.isfinite(x.grad).all() and layer.experts.down_proj.grad.abs().sum() > 0
