@@ -5,8 +5,8 @@ rotate) to the body between BOS and EOS, which stay in place:
 - sentence permutation: sentences (split after . ! ?) are shuffled;
 - token masking: `mask_ratio` of the tokens become <mask>;
 - token deletion: `delete_ratio` of the tokens are removed (the model must find where);
-- text infilling: spans with Poisson(λ = 3) lengths covering `infill_ratio` of the tokens are each replaced by ONE
-  <mask> (a 0-length span inserts a <mask>);
+- text infilling: spans with Poisson(λ = 3) lengths drawn to cover `infill_ratio` of the tokens are each replaced
+  by ONE <mask> (a 0-length span inserts a <mask>); overlapping spans merge, so ~27% is hidden at a 30% ratio;
 - document rotation: the document is rotated to start at a random token.
 Defaults are BART's best setting: text infilling (30%) + sentence permutation.
 """
