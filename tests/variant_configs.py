@@ -16,6 +16,10 @@ TEST_VARIANTS = {
     "mistral": {"num_key_value_heads": 1, "sliding_window": 4, "pad_token_id": 0, "bos_token_id": 1,
                 "eos_token_id": 2},
     "mixtral": {"num_key_value_heads": 2, "num_experts": 4, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
+    "transformer": {},
+    "t5": {"head_dim": 8},
+    "byt5": {"head_dim": 8, "num_hidden_layers": 3, "num_decoder_layers": 2},
+    "bart": {"max_position_embeddings": 66},
 }
 
 

@@ -29,6 +29,9 @@ def native_variant(native_model_type: str) -> VariantSpec:
 
 
 def _spec_of(model: PreTrainedModel) -> VariantSpec:
+    for spec in VARIANTS.values():  # exact class first: HfvByT5Config subclasses HfvT5Config
+        if type(model.config) is spec.config_class:
+            return spec
     for spec in VARIANTS.values():
         if isinstance(model.config, spec.config_class):
             return spec
@@ -49,6 +52,21 @@ def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
     missing = [k for k in result.missing_keys if not (k in params and params[k].data_ptr() in loaded_ptrs)]
     if missing or result.unexpected_keys:
         raise ValueError(f"conversion mismatch: missing {missing}, unexpected {list(result.unexpected_keys)}")
+
+
+def _embeddings_tied(model: PreTrainedModel) -> bool:
+    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    return output is None or output.weight is model.get_input_embeddings().weight
+
+
+def _untie_output_embeddings(model: PreTrainedModel) -> None:
+    output = model.get_output_embeddings()
+    if output is None:  # a base model (no LM head) has nothing to untie
+        return
+    output.weight = torch.nn.Parameter(output.weight.detach().clone())
+    for name in [k for k, v in getattr(model, "all_tied_weights_keys", {}).items()
+                 if model.get_parameter(k) is output.weight]:
+        model.all_tied_weights_keys.pop(name)
 
 
 def _load_if_path(model_or_path, loader):
@@ -94,6 +112,8 @@ def from_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     for key in ("id2label", "label2id", "problem_type", "tie_word_embeddings"):
         if key in native_config:
             values[key] = native_config[key]
+    if values.get("tie_word_embeddings") and not _embeddings_tied(model):
+        values["tie_word_embeddings"] = False  # the config says tied, the weights are not (native T5 v1.1 checkpoints)
     values.update(mapping.ours_overrides)
     config = spec.config_class(**values)
     config._attn_implementation = model.config._attn_implementation
@@ -143,7 +163,9 @@ def to_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     ours_config = model.config.to_dict()
     values = {}
     for f in mapping.fields():
-        if f.ours in ours_config:
+        if f.native_from_config is not None:
+            values[f.native] = f.native_from_config(model.config)
+        elif f.ours in ours_config:
             value = ours_config[f.ours]
             values[f.native] = f.to_native(value) if f.to_native else value
     for key in ("id2label", "label2id", "problem_type", "tie_word_embeddings"):
@@ -157,6 +179,8 @@ def to_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     if head == "Model" and "add_pooling_layer" in native_cls.__init__.__code__.co_varnames:
         kwargs["add_pooling_layer"] = any(k.startswith("pooler.") for k in state)
     native = native_cls(native_config, **kwargs)
+    if not model.config.tie_word_embeddings and _embeddings_tied(native):
+        _untie_output_embeddings(native)  # native T5 ties its head whatever the config says
     _load_state(native, state)
     return native.to(model.dtype).train(model.training)
 

@@ -26,18 +26,25 @@ class ScaledEmbedding(nn.Embedding):
         return super().forward(input_ids) * self.scale
 
 
+def build_word_embeddings(config) -> nn.Embedding:
+    """The token table, scaled by sqrt(hidden_size) when `config.scale_embedding`."""
+    dim = config.embedding_size
+    pad = config.pad_token_id if config.pad_token_id is not None and config.pad_token_id < config.vocab_size else None
+    if config.scale_embedding:
+        return ScaledEmbedding(config.vocab_size, dim, pad, math.sqrt(config.hidden_size))
+    return nn.Embedding(config.vocab_size, dim, padding_idx=pad)
+
+
 class Embeddings(nn.Module):
     """word (+ token type) (+ absolute position) -> [norm] -> dropout -> [projection to hidden_size]."""
 
-    def __init__(self, config):
+    def __init__(self, config, with_word_embeddings: bool = True):
+        """`with_word_embeddings=False`: token embeddings live elsewhere (an encoder-decoder's shared table) and
+        `forward` takes them as `inputs_embeds`."""
         super().__init__()
         self.config = config
         dim = config.embedding_size
-        pad = config.pad_token_id if config.pad_token_id is not None and config.pad_token_id < config.vocab_size else None
-        if config.scale_embedding:
-            self.word_embeddings = ScaledEmbedding(config.vocab_size, dim, pad, math.sqrt(config.hidden_size))
-        else:
-            self.word_embeddings = nn.Embedding(config.vocab_size, dim, padding_idx=pad)
+        self.word_embeddings = build_word_embeddings(config) if with_word_embeddings else None
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, dim) if config.type_vocab_size else None
         if config.position_embedding_type == "learned":
             self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim)
@@ -58,6 +65,8 @@ class Embeddings(nn.Module):
         past_length: int = 0,
     ) -> torch.Tensor:
         if inputs_embeds is None:
+            if self.word_embeddings is None:
+                raise ValueError("these embeddings hold no token table: pass inputs_embeds")
             self._check_ids("input_ids", input_ids, self.config.vocab_size)
             inputs_embeds = self.word_embeddings(input_ids)
         embeddings = inputs_embeds

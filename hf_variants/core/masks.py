@@ -57,8 +57,12 @@ def self_attention_mask(
     return mask.to(inputs_embeds.dtype) + bias.to(inputs_embeds.dtype)
 
 
-def cross_attention_mask(config, inputs_embeds, encoder_hidden_states, encoder_attention_mask):
-    """Mask hiding padded encoder positions from the decoder."""
+def cross_attention_mask(config, inputs_embeds, encoder_hidden_states, encoder_attention_mask,
+                         backend: str | None = None):
+    """Mask hiding padded encoder positions from the decoder, in the form `backend` (default: the config's) takes."""
+    if backend is not None and backend != config._attn_implementation:
+        config = copy.copy(config)
+        config._attn_implementation = backend
     return create_bidirectional_mask(
         config, inputs_embeds, encoder_attention_mask, encoder_hidden_states=encoder_hidden_states
     )

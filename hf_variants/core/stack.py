@@ -27,13 +27,18 @@ class StackOutput:
 
 
 class TransformerStack(nn.Module):
-    def __init__(self, config, is_causal: bool, has_cross_attention: bool = False):
+    def __init__(self, config, is_causal: bool, has_cross_attention: bool = False, num_layers: int | None = None):
+        """`num_layers` overrides `config.num_hidden_layers` (an encoder-decoder's decoder depth); without
+        cross-layer sharing each of those layers gets its own block."""
         super().__init__()
         self.config = config
         self.is_causal = is_causal
+        self.num_layers = config.num_hidden_layers if num_layers is None else num_layers
+        sharing = config.num_hidden_groups != config.num_hidden_layers
+        self.num_groups = config.num_hidden_groups if sharing or num_layers is None else self.num_layers
         self.layers = nn.ModuleList(
             TransformerBlock(config, i, is_causal=is_causal, has_cross_attention=has_cross_attention)
-            for i in range(config.num_hidden_groups)
+            for i in range(self.num_groups)
         )
         self.rotary_emb = RotaryEmbedding(config) if config.position_embedding_type == "rope" else None
         self.position_bias = build_position_bias(config, bidirectional=not is_causal)
@@ -41,7 +46,7 @@ class TransformerStack(nn.Module):
         self.final_dropout = nn.Dropout(config.hidden_dropout_prob) if config.use_final_norm else None
 
     def block_for_layer(self, layer_idx: int) -> TransformerBlock:
-        return self.layers[layer_idx * self.config.num_hidden_groups // self.config.num_hidden_layers]
+        return self.layers[layer_idx * self.num_groups // self.num_layers]
 
     @staticmethod
     def _key_span(past_key_values, past_length: int, seq_length: int) -> tuple[int, int]:
@@ -80,12 +85,13 @@ class TransformerStack(nn.Module):
                                    position_ids, bias)
         cross_mask = None
         if encoder_hidden_states is not None:
-            cross_mask = cross_attention_mask(self.config, hidden_states, encoder_hidden_states, encoder_attention_mask)
+            cross_mask = cross_attention_mask(self.config, hidden_states, encoder_hidden_states, encoder_attention_mask,
+                                              backend=attn_implementation)  # a bias may have forced the backend
         rotary = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
 
         all_hidden = [hidden_states] if output_hidden_states else None
         all_attn, all_cross, all_router = [], [], []
-        for layer_idx in range(self.config.num_hidden_layers):
+        for layer_idx in range(self.num_layers):
             hidden_states, self_w, cross_w, router = self.block_for_layer(layer_idx)(
                 hidden_states,
                 attention_mask=mask,

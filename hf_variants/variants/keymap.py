@@ -35,7 +35,7 @@ class KeyMap:
     # that mean different things in different native heads (ELECTRA's `classifier`).
     head_rules_for: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     # Native base-model attribute for one head class when it differs from native_prefix (LlamaForQuestionAnswering
-    # keeps its base model under `transformer`, the other Llama heads under `model`).
+    # keeps its base model under `transformer`, the other Llama heads under `model`); "" = at the top level.
     native_prefix_for: dict[str, str] = field(default_factory=dict)
     ignore_native: tuple[str, ...] = ()  # native keys with no counterpart (e.g. unused position_ids buffers)
     state_transforms: tuple[tuple[Callable, Callable], ...] = field(default=())
@@ -59,6 +59,12 @@ class KeyMap:
         ours_prefix, native_prefix = "model.", self.native_prefix_for.get(head, self.native_prefix) + "."
         if not has_base_prefix:
             return self._rename(key, self.base_rules, to_ours)
+        if native_prefix == ".":  # native head keeps base weights at its top level (T5ForConditionalGeneration)
+            if to_ours and (inner := self._rename(key, self.base_rules, True)) is not None:
+                return ours_prefix + inner
+            if not to_ours and key.startswith(ours_prefix):
+                return self._rename(key[len(ours_prefix):], self.base_rules, False)
+            return self._rename(key, self.head_rules_for.get(head, ()) + self.head_rules, to_ours)
         source_prefix, target_prefix = (native_prefix, ours_prefix) if to_ours else (ours_prefix, native_prefix)
         if key.startswith(source_prefix):
             inner = self._rename(key[len(source_prefix):], self.base_rules, to_ours)

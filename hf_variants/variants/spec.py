@@ -24,6 +24,9 @@ class ConfigField:
     ours: str
     to_ours: Callable[[Any], Any] | None = None
     to_native: Callable[[Any], Any] | None = None
+    # For a native field that combines several of ours (T5's feed_forward_proj = ffn_type + hidden_act): computes
+    # the native value from our whole config, instead of `to_native`.
+    native_from_config: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)

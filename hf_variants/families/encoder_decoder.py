@@ -1,0 +1,448 @@
+"""Encoder-decoder family (original Transformer, T5, ByT5, BART): shared embeddings, a bidirectional encoder, a
+causal decoder with cross-attention, and the seq2seq task heads.
+
+As in the encoder family, variants never subclass these by hand: `declare_variant` makes one named subclass per
+entry of `SEQ2SEQ_HEADS` with the variant's config class.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import GenerationMixin
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+from transformers.modeling_outputs import (
+    BaseModelOutput,
+    BaseModelOutputWithPastAndCrossAttentions,
+    ModelOutput,
+    Seq2SeqLMOutput,
+    Seq2SeqModelOutput,
+    Seq2SeqSequenceClassifierOutput,
+)
+from transformers.utils.generic import can_return_tuple
+
+from ..core.config import ABSOLUTE_POSITION_TYPES, HfvConfig
+from ..core.embeddings import Embeddings, build_word_embeddings
+from ..core.heads import SequenceClassificationHead
+from ..core.moe import moe_auxiliary_loss
+from ..core.stack import TransformerStack
+from .base import HfvPreTrainedModel
+
+
+class EncoderDecoderConfig(HfvConfig):
+    """Encoder-decoder config: `num_hidden_layers` is the encoder depth, `num_decoder_layers` the decoder's.
+
+    scale_decoder_outputs: multiply the decoder output by hidden_size**-0.5 before the LM head (T5 v1.0, whose
+    head is tied to the embeddings). final_logits_bias: a (non-trained) per-token bias on the logits (BART).
+    """
+
+    model_type = "hfv_encoder_decoder"
+    is_encoder_decoder: bool = True
+    # None = same depth as the encoder.
+    num_decoder_layers: int | None = None
+    decoder_start_token_id: int | None = 0
+    type_vocab_size: int = 0
+    classifier_pooling: str = "head"
+    scale_decoder_outputs: bool = False
+    final_logits_bias: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.num_decoder_layers is None:
+            self.num_decoder_layers = self.num_hidden_layers
+        super().__post_init__(**kwargs)
+
+    def validate_elements(self) -> None:
+        super().validate_elements()
+        if not isinstance(self.num_decoder_layers, int) or self.num_decoder_layers <= 0:
+            raise ValueError(f"num_decoder_layers={self.num_decoder_layers!r} must be a positive integer")
+        if self.classifier_pooling != "head":
+            raise ValueError(
+                f"classifier_pooling={self.classifier_pooling!r}: encoder-decoder models classify from the decoder "
+                "state at the last EOS token; allowed: 'head'"
+            )
+        if self.num_hidden_groups != self.num_hidden_layers and self.num_decoder_layers % self.num_hidden_groups:
+            raise ValueError(
+                f"num_hidden_groups={self.num_hidden_groups} must divide num_decoder_layers={self.num_decoder_layers} "
+                "(cross-layer sharing applies to both stacks)"
+            )
+        if self.num_experts and self.num_decoder_layers < self.moe_layer_frequency:
+            raise ValueError(
+                f"moe_layer_frequency={self.moe_layer_frequency} exceeds num_decoder_layers={self.num_decoder_layers}"
+            )
+
+    def get_text_config(self, decoder=None, encoder=None):
+        """The decoder view used to build generation caches: decoder depth, and no sliding-window cache layers
+        (the window is enforced by the mask; cross-attention caches must keep every encoder position)."""
+        config = super().get_text_config(decoder=decoder, encoder=encoder)
+        if decoder and not encoder:
+            config = copy.deepcopy(config) if config is self else config
+            config.num_hidden_layers = self.num_decoder_layers
+            config.sliding_window = None
+        return config
+
+
+def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None):
+    """Teacher forcing: decoder inputs are the labels shifted right behind the start token (-100 -> pad)."""
+    if decoder_start_token_id is None:
+        raise ValueError("decoder_start_token_id is None: set it in the config to derive decoder inputs from labels")
+    if pad_token_id is None:
+        raise ValueError("pad_token_id is None: set it in the config to derive decoder inputs from labels")
+    shifted = labels.new_full(labels.shape, decoder_start_token_id)
+    shifted[:, 1:] = labels[:, :-1]
+    return shifted.masked_fill(shifted == -100, pad_token_id)
+
+
+@dataclass
+class Seq2SeqStackOutput(BaseModelOutputWithPastAndCrossAttentions):
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+class Seq2SeqStack(TransformerStack):
+    """Positions/norm/dropout on the shared token embeddings, then a transformer stack.
+
+    The token table is the model's `shared` embedding, held here as a plain reference (not a submodule) so that
+    its weight appears once in the state dict whatever `tie_word_embeddings` says.
+    """
+
+    def __init__(self, config: EncoderDecoderConfig, embed_tokens: nn.Embedding, is_decoder: bool):
+        super().__init__(config, is_causal=is_decoder, has_cross_attention=is_decoder,
+                         num_layers=config.num_decoder_layers if is_decoder else None)
+        self.is_decoder = is_decoder
+        self.embeddings = Embeddings(config, with_word_embeddings=False)
+        self.set_embed_tokens(embed_tokens)
+
+    def set_embed_tokens(self, embed_tokens: nn.Embedding) -> None:
+        self.__dict__["embed_tokens"] = embed_tokens  # bypasses nn.Module registration on purpose
+
+    def _check_length(self, seq_length: int, past_length: int) -> None:
+        config = self.config
+        if config.position_embedding_type in ABSOLUTE_POSITION_TYPES:
+            limit = config.max_position_embeddings - config.position_offset
+            if past_length + seq_length > limit:
+                raise ValueError(
+                    f"sequence length {past_length + seq_length} exceeds the {limit} positions this model has "
+                    f"(max_position_embeddings={config.max_position_embeddings})"
+                )
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqStackOutput:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        if not self.is_decoder:
+            past_key_values, use_cache = None, False
+        elif use_cache if use_cache is not None else self.config.use_cache:
+            if past_key_values is None:  # layers appended lazily, so any decoder depth fits
+                past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        else:
+            past_key_values = None
+        if inputs_embeds is None:
+            Embeddings._check_ids("input_ids", input_ids, self.config.vocab_size)
+            inputs_embeds = self.embed_tokens(input_ids)
+        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if position_ids is None:
+            self._check_length(inputs_embeds.shape[1], past_length)
+        hidden = self.embeddings(input_ids, inputs_embeds, position_ids=position_ids, past_length=past_length)
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        for name in ("cache_position", "return_dict"):  # positions come from the cache length; always a ModelOutput
+            kwargs.pop(name, None)
+        stack = super().forward(
+            hidden,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            **kwargs,
+        )
+        return Seq2SeqStackOutput(
+            last_hidden_state=stack.last_hidden_state,
+            past_key_values=past_key_values,
+            hidden_states=stack.hidden_states,
+            attentions=stack.attentions,
+            cross_attentions=stack.cross_attentions,
+            router_logits=stack.router_logits,
+        )
+
+
+@dataclass
+class Seq2SeqModelOutputWithRouter(Seq2SeqModelOutput):
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+class EncoderDecoderPreTrainedModel(HfvPreTrainedModel):
+    config_class = EncoderDecoderConfig
+    _no_split_modules = ["TransformerBlock"]
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, EncoderDecoderForConditionalGeneration) and module.final_logits_bias is not None:
+            from transformers import initialization as init
+
+            init.zeros_(module.final_logits_bias)
+
+
+class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
+    """Shared token embeddings -> encoder; decoder with causal self-attention and cross-attention."""
+
+    def __init__(self, config: EncoderDecoderConfig):
+        super().__init__(config)
+        self.shared = build_word_embeddings(config)
+        self.encoder = Seq2SeqStack(config, self.shared, is_decoder=False)
+        self.decoder = Seq2SeqStack(config, self.shared, is_decoder=True)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.shared
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = value
+        self.encoder.set_embed_tokens(value)
+        self.decoder.set_embed_tokens(value)
+
+    def get_encoder(self, modality: str | None = None) -> Seq2SeqStack:
+        return self.encoder
+
+    def get_decoder(self) -> Seq2SeqStack:
+        return self.decoder
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: tuple | BaseModelOutput | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqModelOutputWithRouter:
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if input_ids is None:
+                raise ValueError("pass decoder_input_ids (or decoder_inputs_embeds, or labels to a task head)")
+            # BART-style denoising default: the decoder reads the (shifted) source.
+            decoder_input_ids = shift_tokens_right(input_ids, self.config.pad_token_id,
+                                                   self.config.decoder_start_token_id)
+        flags = dict(output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(input_ids, attention_mask, inputs_embeds, **flags, **kwargs)
+        elif not isinstance(encoder_outputs, ModelOutput):  # a tuple (last_hidden_state, hidden_states, attentions)
+            encoder_outputs = BaseModelOutput(*encoder_outputs)
+        decoder_outputs = self.decoder(
+            decoder_input_ids,
+            decoder_attention_mask,
+            decoder_inputs_embeds,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            **flags,
+            **kwargs,
+        )
+        router_logits = (getattr(encoder_outputs, "router_logits", None) or ()) + (decoder_outputs.router_logits or ())
+        return Seq2SeqModelOutputWithRouter(
+            last_hidden_state=decoder_outputs.last_hidden_state,
+            past_key_values=decoder_outputs.past_key_values,
+            decoder_hidden_states=decoder_outputs.hidden_states,
+            decoder_attentions=decoder_outputs.attentions,
+            cross_attentions=decoder_outputs.cross_attentions,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+            router_logits=router_logits or None,
+        )
+
+
+def _add_aux_loss(config, loss, outputs):
+    """Add the MoE balancing losses (when coefficients > 0) to `loss`; returns (loss, aux_loss)."""
+    aux = moe_auxiliary_loss(config, outputs.router_logits)
+    if aux is not None and loss is not None:
+        loss = loss + aux
+    return loss, aux
+
+
+def _seq2seq_fields(outputs: Seq2SeqModelOutputWithRouter) -> dict:
+    return dict(
+        decoder_hidden_states=outputs.decoder_hidden_states,
+        decoder_attentions=outputs.decoder_attentions,
+        cross_attentions=outputs.cross_attentions,
+        encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+        encoder_hidden_states=outputs.encoder_hidden_states,
+        encoder_attentions=outputs.encoder_attentions,
+    )
+
+
+@dataclass
+class Seq2SeqLMOutputWithAux(Seq2SeqLMOutput):
+    aux_loss: torch.Tensor | None = None
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, GenerationMixin):
+    """Seq2seq LM: `labels` become decoder inputs by shifting right behind `decoder_start_token_id`."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.shared.weight"}
+
+    def __init__(self, config: EncoderDecoderConfig):
+        super().__init__(config)
+        self.model = EncoderDecoderModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        if config.final_logits_bias:
+            self.final_logits_bias = nn.Buffer(torch.zeros(1, config.vocab_size))
+        else:
+            self.final_logits_bias = None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.shared
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    def get_encoder(self, modality: str | None = None) -> Seq2SeqStack:
+        return self.model.encoder
+
+    def get_decoder(self) -> Seq2SeqStack:
+        return self.model.decoder
+
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing=True):
+        embeddings = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        if self.final_logits_bias is not None:  # keep BART's logits bias the size of the vocabulary
+            size, old = embeddings.weight.shape[0], self.final_logits_bias
+            extra = old.new_zeros(1, max(0, size - old.shape[-1]))
+            self.final_logits_bias = nn.Buffer(torch.cat([old[:, :size], extra], dim=1))
+        return embeddings
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: tuple | BaseModelOutput | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqLMOutputWithAux:
+        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
+            decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
+        outputs = self.model(
+            input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs, past_key_values,
+            inputs_embeds, decoder_inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, **kwargs,
+        )
+        sequence = outputs.last_hidden_state
+        if self.config.scale_decoder_outputs:
+            sequence = sequence * self.config.hidden_size**-0.5
+        logits = self.lm_head(sequence)
+        if self.final_logits_bias is not None:
+            logits = logits + self.final_logits_bias.to(logits.dtype)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1),
+                                               ignore_index=-100)
+        loss, aux = _add_aux_loss(self.config, loss, outputs)
+        return Seq2SeqLMOutputWithAux(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+                                      aux_loss=aux, router_logits=outputs.router_logits, **_seq2seq_fields(outputs))
+
+
+class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
+    """Classifies from the decoder state at the last EOS token of each input (BART/T5 style)."""
+
+    def __init__(self, config: EncoderDecoderConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = EncoderDecoderModel(config)
+        self.classification_head = SequenceClassificationHead(config, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.shared
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_encoder(self, modality: str | None = None) -> Seq2SeqStack:
+        return self.model.encoder
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: tuple | BaseModelOutput | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqSequenceClassifierOutput:
+        if input_ids is None:
+            raise ValueError("sequence classification needs input_ids (the EOS token positions pick the state)")
+        eos = self.config.eos_token_id
+        eos = eos[0] if isinstance(eos, list) else eos
+        if eos is None:
+            raise ValueError("sequence classification needs config.eos_token_id (its last occurrence is pooled)")
+        kwargs.pop("use_cache", None)
+        outputs = self.model(input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
+                             use_cache=False, output_attentions=output_attentions,
+                             output_hidden_states=output_hidden_states, **kwargs)
+        hidden = outputs.last_hidden_state
+        eos_mask = input_ids.eq(eos)
+        counts = eos_mask.sum(1)
+        if not torch.compiler.is_compiling() and (counts.min() != counts.max() or int(counts.min()) == 0):
+            raise ValueError(f"every example needs the same (non-zero) number of EOS tokens (id {eos})")
+        pooled = hidden[eos_mask].view(hidden.shape[0], -1, hidden.shape[-1])[:, -1:]
+        logits = self.classification_head(pooled, None)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
+        loss, _ = _add_aux_loss(self.config, loss, outputs)
+        return Seq2SeqSequenceClassifierOutput(loss=loss, logits=logits, **_seq2seq_fields(outputs))
+
+
+# Head name -> (class, Auto class name). `declare_variant` builds one subclass per entry.
+SEQ2SEQ_HEADS = {
+    "Model": (EncoderDecoderModel, "AutoModel"),
+    "ForConditionalGeneration": (EncoderDecoderForConditionalGeneration, "AutoModelForSeq2SeqLM"),
+    "ForSequenceClassification": (EncoderDecoderForSequenceClassification, "AutoModelForSequenceClassification"),
+}
