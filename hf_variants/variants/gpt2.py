@@ -127,8 +127,10 @@ NATIVE = NativeMapping(
         attention_bias=True, mlp_bias=True,
         attention_scale=lambda c: c.attention_scale if c.attention_scale in (None, 1.0) else None,
     ),
-    # Settings of native GPT-2 that have no counterpart here, pinned to the values our model computes.
+    # Native GPT-2 options with no counterpart here, pinned to what our model computes (the upcast only changes
+    # low-precision rounding, so it converts; per-layer logit scaling does not).
     native_overrides={"scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False},
+    native_requires={"scale_attn_by_inverse_layer_idx": False},
     heads={"ForCausalLM": "LMHeadModel"},
 )
 

@@ -237,3 +237,8 @@ def test_to_native_refuses_what_native_cannot_express(name, overrides, expected)
     with pytest.raises(ValueError, match="cannot convert to native") as error:
         to_native(model)
     assert expected in str(error.value)
+
+
+def test_from_native_refuses_what_we_cannot_express():
+    with pytest.raises(ValueError, match="scale_attn_by_inverse_layer_idx=True"):
+        from_native(native_model("GPT2", scale_attn_by_inverse_layer_idx=True))
