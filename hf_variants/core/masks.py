@@ -54,7 +54,10 @@ def self_attention_mask(
         return mask
     if mask is None:
         return bias.to(inputs_embeds.dtype)
-    return mask.to(inputs_embeds.dtype) + bias.to(inputs_embeds.dtype)
+    dtype = inputs_embeds.dtype
+    if mask.dtype == torch.bool:  # a mask prepared by `generate` for a static cache: True = attend
+        mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+    return mask.to(dtype) + bias.to(dtype)
 
 
 def cross_attention_mask(config, inputs_embeds, encoder_hidden_states, encoder_attention_mask,

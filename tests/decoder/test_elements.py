@@ -64,3 +64,16 @@ def test_decoder_element(name, element):
                            pad_token_id=PAD, **kwargs)
             for kwargs in ({}, {"use_cache": False}, {"cache_implementation": "static"})]
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
+
+
+@pytest.mark.parametrize("backend", ["eager", "sdpa"])
+@pytest.mark.parametrize("position", ["alibi", "relative_bias"])
+def test_position_bias_with_static_cache_scores(backend, position):
+    """generate prepares a boolean 4-D mask for a static cache; the additive bias must keep it masking."""
+    model = causal_lm("gpt2", attn_implementation=backend, position_embedding_type=position)
+    ids, mask = left_padded(length=7)
+    scores = [model.generate(ids, attention_mask=mask, max_new_tokens=4, do_sample=False, pad_token_id=PAD,
+                             return_dict_in_generate=True, output_logits=True, **kwargs).logits
+              for kwargs in ({}, {"cache_implementation": "static"})]
+    for dynamic, static in zip(*scores, strict=True):
+        assert max_diff(dynamic, static) <= ATOL
