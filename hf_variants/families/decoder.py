@@ -73,6 +73,9 @@ class DecoderModel(DecoderPreTrainedModel):
         super().__init__(config)
         self.embeddings = Embeddings(config)
         self.decoder = TransformerStack(config, is_causal=True)
+        if self.decoder.final_dropout is not None:
+            # GPT-2/LLaMA-style decoders apply no dropout after the final norm (T5's stacks do).
+            self.decoder.final_dropout = nn.Identity()
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
