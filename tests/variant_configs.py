@@ -20,6 +20,7 @@ TEST_VARIANTS = {
     "t5": {"head_dim": 8},
     "byt5": {"head_dim": 8, "num_hidden_layers": 3, "num_decoder_layers": 2},
     "bart": {"max_position_embeddings": 66},
+    "switch": {"head_dim": 8, "num_experts": 4, "expert_capacity": 4, "router_jitter_noise": 0.0},
 }
 
 

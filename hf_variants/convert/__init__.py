@@ -104,8 +104,9 @@ def from_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     if head not in spec.classes:
         raise ValueError(f"{type(model).__name__}: hf_variants has no {head} head for {spec.name}")
     native_config = model.config.to_dict()
+    supported = {k: v(native_config) if callable(v) else v for k, v in mapping.native_requires.items()}
     unsupported = [f"{k}={native_config[k]!r} (hf_variants supports {v!r})"
-                   for k, v in mapping.native_requires.items() if k in native_config and native_config[k] != v]
+                   for k, v in supported.items() if k in native_config and native_config[k] != v]
     if unsupported:
         raise ValueError(f"cannot convert native {mapping.model_type}: " + "; ".join(unsupported))
     values = {}

@@ -53,9 +53,10 @@ class DecoderCausalLMOutput(CausalLMOutputWithPast):
     router_logits: tuple[torch.Tensor, ...] | None = None
 
 
-def _add_aux_loss(model, loss, outputs):
-    """Add the MoE balancing losses (when their coefficients are > 0) to `loss`; returns (loss, aux_loss)."""
-    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None))
+def _add_aux_loss(model, loss, outputs, attention_mask=None):
+    """Add the MoE balancing losses (when their coefficients are > 0) to `loss`; returns (loss, aux_loss).
+    Padding positions (`attention_mask` 0) are left out of the balancing loss, as native Mixtral does."""
+    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None), attention_mask)
     if aux is not None and loss is not None:
         loss = loss + aux
     return loss, aux
@@ -186,7 +187,7 @@ class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size)
-        loss, aux = _add_aux_loss(self, loss, outputs)
+        loss, aux = _add_aux_loss(self, loss, outputs, attention_mask)
         return DecoderCausalLMOutput(
             loss=loss, aux_loss=aux, logits=logits, past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
@@ -250,7 +251,7 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, pooled_logits=pooled_logits, config=self.config)
-        loss, _ = _add_aux_loss(self, loss, outputs)
+        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
         return SequenceClassifierOutputWithPast(
             loss=loss, logits=pooled_logits, past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,
@@ -287,7 +288,7 @@ class DecoderForTokenClassification(DecoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, self.config)
-        loss, _ = _add_aux_loss(self, loss, outputs)
+        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                      attentions=outputs.attentions)
 
@@ -325,7 +326,7 @@ class DecoderForQuestionAnswering(DecoderPreTrainedModel):
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
-        loss, _ = _add_aux_loss(self, loss, outputs)
+        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
                                             hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 

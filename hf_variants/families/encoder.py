@@ -69,9 +69,12 @@ class EncoderPreTrainingOutput(ModelOutput):
     attentions: tuple[torch.Tensor, ...] | None = None
 
 
-def _add_aux_loss(model, loss, outputs):
-    """Add the MoE balancing losses (when coefficients > 0) to `loss`; returns (loss, aux_loss)."""
-    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None))
+def _add_aux_loss(model, loss, outputs, attention_mask=None):
+    """Add the MoE balancing losses (when coefficients > 0) to `loss`; returns (loss, aux_loss).
+    Padding positions (`attention_mask` 0) are left out of the balancing loss."""
+    if attention_mask is not None and attention_mask.dim() > 2:  # multiple choice: [batch, choices, seq]
+        attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
+    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None), attention_mask)
     if aux is not None and loss is not None:
         loss = loss + aux
     return loss, aux
@@ -181,7 +184,7 @@ class EncoderForMaskedLM(EncoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits.view(-1, self.config.vocab_size).float(), labels.view(-1))
-        loss, _ = _add_aux_loss(self, loss, outputs)
+        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                               attentions=outputs.attentions)
 
@@ -237,7 +240,7 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
             if labels is not None:
                 losses.append(_replaced_token_loss(result.logits, labels, attention_mask))
         loss = sum(losses) if losses else None
-        result.loss, result.aux_loss = _add_aux_loss(self, loss, outputs)
+        result.loss, result.aux_loss = _add_aux_loss(self, loss, outputs, attention_mask)
         return result
 
 
@@ -272,7 +275,7 @@ class EncoderForSequenceClassification(EncoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
-        loss, _ = _add_aux_loss(self, loss, outputs)
+        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 
@@ -302,7 +305,7 @@ class EncoderForMultipleChoice(EncoderPreTrainedModel):
                              output_hidden_states=output_hidden_states, **kwargs)
         logits = self.classifier(outputs.last_hidden_state, outputs.pooler_output).view(-1, num_choices)
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
-        loss, _ = _add_aux_loss(self, loss, outputs)
+        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                          attentions=outputs.attentions)
 
@@ -327,7 +330,7 @@ class EncoderForTokenClassification(EncoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
-        loss, _ = _add_aux_loss(self, loss, outputs)
+        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                      attentions=outputs.attentions)
 
@@ -352,7 +355,7 @@ class EncoderForQuestionAnswering(EncoderPreTrainedModel):
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
-        loss, _ = _add_aux_loss(self, loss, outputs)
+        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
                                             hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 

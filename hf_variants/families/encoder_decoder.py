@@ -185,7 +185,11 @@ class Seq2SeqStack(TransformerStack):
 
 @dataclass
 class Seq2SeqModelOutputWithRouter(Seq2SeqModelOutput):
+    """`router_logits` holds the encoder's then the decoder's MoE layers; the balancing losses use each stack's own."""
+
     router_logits: tuple[torch.Tensor, ...] | None = None
+    encoder_router_logits: tuple[torch.Tensor, ...] | None = None
+    decoder_router_logits: tuple[torch.Tensor, ...] | None = None
 
 
 class EncoderDecoderPreTrainedModel(HfvPreTrainedModel):
@@ -262,7 +266,8 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
             **flags,
             **kwargs,
         )
-        router_logits = (getattr(encoder_outputs, "router_logits", None) or ()) + (decoder_outputs.router_logits or ())
+        encoder_router_logits = getattr(encoder_outputs, "router_logits", None)
+        router_logits = (encoder_router_logits or ()) + (decoder_outputs.router_logits or ())
         return Seq2SeqModelOutputWithRouter(
             last_hidden_state=decoder_outputs.last_hidden_state,
             past_key_values=decoder_outputs.past_key_values,
@@ -273,12 +278,20 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
             encoder_hidden_states=encoder_outputs.hidden_states,
             encoder_attentions=encoder_outputs.attentions,
             router_logits=router_logits or None,
+            encoder_router_logits=encoder_router_logits,
+            decoder_router_logits=decoder_outputs.router_logits,
         )
 
 
-def _add_aux_loss(config, loss, outputs):
-    """Add the MoE balancing losses (when coefficients > 0) to `loss`; returns (loss, aux_loss)."""
-    aux = moe_auxiliary_loss(config, outputs.router_logits)
+def _add_aux_loss(config, loss, outputs, attention_mask=None, decoder_attention_mask=None):
+    """Add the MoE balancing losses (when coefficients > 0) to `loss`; returns (loss, aux_loss).
+
+    Each stack's losses are computed over its own tokens (and padding mask) and the two are summed, as native
+    Switch Transformers does: the stacks' sequences differ in length and padding, so one joint loss would not."""
+    parts = [moe_auxiliary_loss(config, outputs.encoder_router_logits, attention_mask),
+             moe_auxiliary_loss(config, outputs.decoder_router_logits, decoder_attention_mask)]
+    parts = [part for part in parts if part is not None]
+    aux = sum(parts[1:], parts[0]) if parts else None
     if aux is not None and loss is not None:
         loss = loss + aux
     return loss, aux
@@ -299,6 +312,8 @@ def _seq2seq_fields(outputs: Seq2SeqModelOutputWithRouter) -> dict:
 class Seq2SeqLMOutputWithAux(Seq2SeqLMOutput):
     aux_loss: torch.Tensor | None = None
     router_logits: tuple[torch.Tensor, ...] | None = None
+    encoder_router_logits: tuple[torch.Tensor, ...] | None = None
+    decoder_router_logits: tuple[torch.Tensor, ...] | None = None
 
 
 class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, GenerationMixin):
@@ -379,9 +394,11 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
         if labels is not None:
             loss = nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1),
                                                ignore_index=-100)
-        loss, aux = _add_aux_loss(self.config, loss, outputs)
+        loss, aux = _add_aux_loss(self.config, loss, outputs, attention_mask, decoder_attention_mask)
         return Seq2SeqLMOutputWithAux(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
-                                      aux_loss=aux, router_logits=outputs.router_logits, **_seq2seq_fields(outputs))
+                                      aux_loss=aux, router_logits=outputs.router_logits,
+                                      encoder_router_logits=outputs.encoder_router_logits,
+                                      decoder_router_logits=outputs.decoder_router_logits, **_seq2seq_fields(outputs))
 
 
 class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
@@ -436,7 +453,7 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
-        loss, _ = _add_aux_loss(self.config, loss, outputs)
+        loss, _ = _add_aux_loss(self.config, loss, outputs, attention_mask, decoder_attention_mask)
         return Seq2SeqSequenceClassifierOutput(loss=loss, logits=logits, **_seq2seq_fields(outputs))
 
 

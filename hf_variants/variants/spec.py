@@ -48,8 +48,9 @@ class NativeMapping:
     ours_overrides: dict[str, Any] = field(default_factory=dict)
     native_overrides: dict[str, Any] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
-    # Native config values we can express only at this value (GPT-2's scale_attn_by_inverse_layer_idx=False);
-    # `from_native` refuses a native model set otherwise instead of silently computing something else.
+    # Native config values we can express only at this value (GPT-2's scale_attn_by_inverse_layer_idx=False), or a
+    # function of the native config dict giving that value; `from_native` refuses a native model set otherwise
+    # instead of silently computing something else.
     native_requires: dict[str, Any] = field(default_factory=dict)
 
     def fields(self) -> list[ConfigField]:

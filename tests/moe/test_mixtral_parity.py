@@ -61,6 +61,20 @@ def test_aux_loss_and_loss_equal_native(pair):
     torch.testing.assert_close(out.loss, ref.loss, atol=1e-5, rtol=1e-5)
 
 
+def test_padded_aux_loss_equal_native(pair):
+    """Padding is left out of the balancing loss on both sides (the attention mask reaches the loss)."""
+    ours, native = pair
+    ids, mask = _padded_batch()
+    labels = ids.masked_fill(mask == 0, -100)
+    with torch.no_grad():
+        out = ours(ids, attention_mask=mask, labels=labels)
+        ref = native(ids, attention_mask=mask, labels=labels, output_router_logits=True)
+        unmasked = native(ids, labels=labels, output_router_logits=True).aux_loss
+    assert not torch.isclose(ref.aux_loss, unmasked)  # the mask matters for this batch
+    torch.testing.assert_close(out.aux_loss, 0.02 * ref.aux_loss, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(out.loss, ref.loss, atol=1e-5, rtol=1e-5)
+
+
 def test_generation_equal(pair):
     ours, native = pair
     ids, mask = _padded_batch()

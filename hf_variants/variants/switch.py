@@ -1,0 +1,144 @@
+"""Switch Transformer (Fedus et al. 2022): T5 v1.0 elements whose every other feed-forward is a top-1 mixture of
+experts with a per-sequence expert capacity (overflowing tokens skip the layer through the residual), trained with
+span corruption plus the Switch balancing loss and the router z-loss. Defaults follow `switch-base-8`."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from ..families.encoder_decoder import SEQ2SEQ_HEADS
+from .keymap import KeyMap
+from .spec import ConfigField, NativeMapping, declare_variant
+from .t5 import HfvT5Config
+from .t5_maps import T5_CONFIG_FIELDS, T5_KEY_MAP, T5_NATIVE, _stack_rules
+
+
+class HfvSwitchConfig(HfvT5Config):
+    model_type = "hfv_switch"
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    head_dim: int | None = 64
+    intermediate_size: int = 3072
+    num_experts: int = 8
+    num_experts_per_tok: int = 1
+    router_type: str = "switch"
+    expert_capacity: int | None = 64
+    moe_layer_frequency: int = 2  # layers 1, 3, 5, ... of each stack are sparse
+    router_aux_loss_coef: float = 0.001
+    router_z_loss_coef: float = 0.001
+    router_jitter_noise: float = 0.01
+
+
+def _switch_stack_rules(stack: str, is_decoder: bool) -> tuple[tuple[str, str], ...]:
+    """T5's rules with the feed-forward renamed: native `mlp.wi/wo` (dense) and `mlp.router.classifier` +
+    `mlp.experts` (sparse; the per-expert Linears are stacked by `_stack_experts` before renaming)."""
+    native, ours = f"{stack}.block.{{i}}.layer.{2 if is_decoder else 1}.mlp", f"{stack}.layers.{{i}}.mlp"
+    rules = tuple(rule for rule in _stack_rules(stack, is_decoder) if ".DenseReluDense." not in rule[0])
+    return rules + (
+        (f"{native}.wi", f"{ours}.up_proj"),
+        (f"{native}.wo", f"{ours}.down_proj"),
+        (f"{native}.router.classifier", f"{ours}.gate"),
+        (f"{native}.experts", f"{ours}.experts"),
+    )
+
+
+_NATIVE_EXPERT = re.compile(r"^(?P<prefix>.*\.mlp\.experts)\.expert_(?P<e>\d+)\.(?P<proj>wi|wo)\.weight$")
+_OUR_EXPERTS = re.compile(r"^(?P<prefix>.*\.mlp\.experts)\.(?P<proj>up_proj|down_proj)$")
+_STACKED = {"wi": "up_proj", "wo": "down_proj"}  # an nn.Linear weight is [out, in]: our per-expert layout
+
+
+def _stack_experts(state: dict) -> dict:
+    """Native `experts.expert_{e}.wi/wo.weight` -> one [experts, out, in] tensor `experts.up_proj/down_proj`."""
+    out, groups = {}, {}
+    for key, value in state.items():
+        match = _NATIVE_EXPERT.match(key)
+        if match is None:
+            out[key] = value
+        else:
+            name = f"{match['prefix']}.{_STACKED[match['proj']]}"
+            groups.setdefault(name, {})[int(match["e"])] = value
+    for name, experts in groups.items():
+        out[name] = torch.stack([experts[e] for e in range(len(experts))])
+    return out
+
+
+def _unstack_experts(state: dict) -> dict:
+    """The inverse of `_stack_experts`, applied to native-named keys after renaming."""
+    native_proj = {ours: native for native, ours in _STACKED.items()}
+    out = {}
+    for key, value in state.items():
+        match = _OUR_EXPERTS.match(key)
+        if match is None:
+            out[key] = value
+            continue
+        for e, weight in enumerate(value.unbind(0)):
+            out[f"{match['prefix']}.expert_{e}.{native_proj[match['proj']]}.weight"] = weight.clone()
+    return out
+
+
+SWITCH_KEY_MAP = KeyMap(
+    native_prefix="switch_transformers",
+    native_prefix_for={"ForConditionalGeneration": ""},
+    base_rules=(("shared", "shared"),) + _switch_stack_rules("encoder", False) + _switch_stack_rules("decoder", True),
+    head_rules=(("lm_head", "lm_head"),),
+    ignore_native=T5_KEY_MAP.ignore_native,
+    state_transforms=((_stack_experts, _unstack_experts),),
+)
+
+
+def _native_sparse_layers(layers: int):
+    """Native builds `num_layers // num_sparse` as its sparse step and makes layers `i % step == 1` sparse; with
+    `layers // 2` sparse layers that is our frequency-2 pattern (layers 1, 3, ...) for every depth >= 2."""
+    return layers // 2
+
+
+SWITCH_CONFIG_FIELDS = tuple(
+    f for f in T5_CONFIG_FIELDS
+    if f != "scale_decoder_outputs" and (isinstance(f, str) or f.native != "feed_forward_proj")
+) + (
+    "num_experts", "expert_capacity", "router_jitter_noise", "router_z_loss_coef", "router_aux_loss_coef",
+    ConfigField("dense_act_fn", "hidden_act"),
+    # native rescales the decoder output exactly when the head is tied (`requires` keeps the two equal)
+    ConfigField("tie_word_embeddings", "scale_decoder_outputs"),
+    # Both are functions of the depth here; `native_requires` has already refused any other native pattern.
+    ConfigField("num_sparse_encoder_layers", "moe_layer_frequency", to_ours=lambda _: 2,
+                native_from_config=lambda c: _native_sparse_layers(c.num_hidden_layers)),
+    ConfigField("num_sparse_decoder_layers", "moe_layer_frequency", to_ours=lambda _: 2,
+                native_from_config=lambda c: _native_sparse_layers(c.num_decoder_layers)),
+)
+
+NATIVE = NativeMapping(
+    model_type="switch_transformers",
+    class_prefix="SwitchTransformers",
+    key_map=SWITCH_KEY_MAP,
+    config_fields=SWITCH_CONFIG_FIELDS,
+    requires={
+        **{k: v for k, v in T5_NATIVE.requires.items() if k != "num_experts"},
+        "ffn_type": "mlp",
+        "num_experts": lambda c: max(c.num_experts, 2),
+        "num_experts_per_tok": 1,
+        "router_type": "switch",
+        "moe_layer_frequency": 2,
+        # native counts capacity in tokens per sequence and always applies one
+        "expert_capacity": lambda c: c.expert_capacity if c.expert_capacity is not None else "an integer",
+        "expert_capacity_factor": None,
+        # native rescales the decoder output exactly when the head is tied
+        "scale_decoder_outputs": lambda c: c.tie_word_embeddings,
+    },
+    ours_overrides={"type_vocab_size": 0},
+    native_requires={
+        "router_bias": False,
+        "router_dtype": "float32",
+        "num_sparse_encoder_layers": lambda n: _native_sparse_layers(n["num_layers"]),
+        "num_sparse_decoder_layers": lambda n: _native_sparse_layers(n["num_decoder_layers"]),
+    },
+)
+
+SPEC = declare_variant(
+    "switch", "encoder-decoder", HfvSwitchConfig, SEQ2SEQ_HEADS, globals(),
+    tokenizer="unigram", objective="span-corruption", native=NATIVE,
+    description="Switch Transformer: T5 v1.0 with top-1 mixture-of-experts feed-forwards in every other layer",
+)
