@@ -143,10 +143,13 @@ def native_incompatibilities(config, spec: VariantSpec) -> list[str]:
 
 
 def _native_attn_implementation(native_cls: type, implementation: str | None) -> str | None:
-    """Our backend when the native class supports it, else sdpa (native GPT-2 has no flex attention)."""
+    """Our backend when the native class supports it, else sdpa (native GPT-2 has no flex attention), else eager
+    (native Switch Transformers has eager attention only)."""
     flags = {"flex_attention": "_supports_flex_attn", "flash_attention_2": "_supports_flash_attn"}
     if implementation in flags and not getattr(native_cls, flags[implementation], False):
-        return "sdpa"
+        implementation = "sdpa"
+    if implementation == "sdpa" and not getattr(native_cls, "_supports_sdpa", False):
+        return "eager"
     return implementation
 
 

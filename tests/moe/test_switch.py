@@ -130,3 +130,23 @@ def test_conversion_refuses_what_the_other_side_cannot_express():
         **{**NATIVE_TINY, "num_sparse_encoder_layers": 1}))
     with pytest.raises(ValueError, match="num_sparse_encoder_layers=1"):
         from_native(native)
+
+
+def test_checkpoint_conversion_uneven_depths_and_sdpa(tmp_path):
+    """3 encoder / 5 decoder layers (native sparse steps 3 and 2 give our layers 1 and 1, 3); our sdpa model
+    converts to native eager attention (the only one native has), on disk both ways."""
+    from hf_variants.convert import convert_checkpoint
+
+    torch.manual_seed(0)
+    config = SwitchTransformersConfig(**{**NATIVE_TINY, "num_layers": 3, "num_sparse_encoder_layers": 1,
+                                         "num_decoder_layers": 5})
+    SwitchTransformersForConditionalGeneration(config).save_pretrained(tmp_path / "native")
+    ours = convert_checkpoint(tmp_path / "native", tmp_path / "ours")
+    assert [hasattr(layer.mlp, "experts") for layer in ours.model.decoder.layers] == [False, True, False, True, False]
+    ours = HfvSwitchForConditionalGeneration.from_pretrained(tmp_path / "ours", attn_implementation="sdpa").eval()
+    native = convert_checkpoint(tmp_path / "ours", tmp_path / "back").eval()
+    assert native.config._attn_implementation == "eager"
+    inputs = _padded_batch()
+    with torch.no_grad():
+        diff = (native(**inputs).logits - ours(**inputs).logits)[inputs["decoder_attention_mask"].bool()]
+    assert diff.abs().max() <= 1e-5
