@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
@@ -26,6 +27,36 @@ def _convert(args) -> int:
     return 0
 
 
+def _pretrain(args) -> int:
+    from hf_variants.training import pretrain
+
+    metrics = pretrain(args.variant, args.output, size=args.size, data=args.data, steps=args.steps,
+                       tokenizer=args.tokenizer, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                       resume=args.resume, overwrite=args.overwrite, seed=args.seed, max_examples=args.max_examples)
+    print(json.dumps(metrics, indent=2, default=float))
+    return 0
+
+
+def _finetune(args) -> int:
+    from hf_variants.training import finetune
+
+    metrics = finetune(args.model_dir, args.task, args.output, data=args.data, steps=args.steps,
+                       batch_size=args.batch_size, learning_rate=args.learning_rate, max_length=args.max_length,
+                       resume=args.resume, overwrite=args.overwrite, seed=args.seed)
+    print(json.dumps(metrics, indent=2, default=float))
+    return 0
+
+
+def _add_run_options(parser: argparse.ArgumentParser, learning_rate: float) -> None:
+    parser.add_argument("--output", required=True, help="output folder (checkpoint, tokenizer, metrics, curve)")
+    parser.add_argument("--steps", type=int, default=200, help="optimizer steps")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=learning_rate)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
+
+
 def _bench(args) -> int:
     from hf_variants.bench import run_all
 
@@ -42,6 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("destination", help="output directory (must be empty unless --overwrite)")
     convert.add_argument("--overwrite", action="store_true", help="replace a non-empty destination")
     convert.set_defaults(func=_convert)
+    pre = commands.add_parser("pretrain", help="train a tokenizer and pretrain a variant with its own objective")
+    pre.add_argument("variant", help="variant name (see `hfv list`)")
+    pre.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
+    pre.add_argument("--data", default="shakespeare", help="shakespeare, movie_reviews, a local file, or a hub name")
+    pre.add_argument("--tokenizer", help="an existing tokenizer folder (default: train one on --data)")
+    pre.add_argument("--max-examples", type=int, help="use only the first N training texts")
+    _add_run_options(pre, 1e-3)
+    pre.set_defaults(func=_pretrain)
+    fine = commands.add_parser("finetune", help="fine-tune a saved model on a task")
+    fine.add_argument("model_dir", help="a folder written by `hfv pretrain` (or any hf_variants checkpoint)")
+    fine.add_argument("--task", required=True,
+                      choices=("classification", "token-classification", "causal-lm", "seq2seq"))
+    fine.add_argument("--data", help="default: movie_reviews (classification), shakespeare (causal-lm)")
+    fine.add_argument("--max-length", type=int, default=128)
+    _add_run_options(fine, 1e-4)
+    fine.set_defaults(func=_finetune)
     bench = commands.add_parser("bench", help="benchmarks side by side with native transformers")
     bench.add_argument("--quick", action="store_true")
     bench.add_argument("--output", default="bench/results.json")

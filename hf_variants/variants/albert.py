@@ -1,8 +1,8 @@
 """ALBERT (Lan et al. 2020): factorized embeddings, one set of layer weights shared by all layers, MLM + SOP."""
 
-from .keymap import KeyMap
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, encoder_native_requires
+from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
 
 

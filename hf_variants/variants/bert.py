@@ -1,8 +1,8 @@
 """BERT (Devlin et al. 2019): post-norm encoder, learned positions, token types, MLM + next-sentence prediction."""
 
-from .keymap import KeyMap
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .keymap import KeyMap
 from .spec import NativeMapping, declare_variant
 
 

@@ -1,8 +1,8 @@
 """DistilBERT (Sanh et al. 2019): a 6-layer BERT without token types or pooler, distilled from BERT."""
 
-from .keymap import KeyMap
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
 from .bert_maps import encoder_native_requires
+from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
 
 

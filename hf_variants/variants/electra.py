@@ -3,9 +3,9 @@
 Both share the factorized token embeddings (`embedding_size`); `generator_config` gives the generator's sizes.
 """
 
-from .keymap import KeyMap
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .keymap import KeyMap
 from .spec import NativeMapping, declare_variant
 
 

@@ -1,8 +1,8 @@
 """RoBERTa (Liu et al. 2019): BERT's architecture, byte-level BPE, dynamic MLM only, positions offset past padding."""
 
-from .keymap import KeyMap
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .keymap import KeyMap
 from .spec import NativeMapping, declare_variant
 
 

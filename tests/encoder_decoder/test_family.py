@@ -12,6 +12,7 @@ import hf_variants  # noqa: F401  (Auto registration)
 from hf_variants.families.encoder_decoder import shift_tokens_right
 from tests.variant_configs import tiny_config
 
+
 def test_auto_classes_registered():
     for name in ("t5", "byt5", "bart", "transformer"):
         config = tiny_config(name)

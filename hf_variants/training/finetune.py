@@ -1,0 +1,165 @@
+"""`hfv finetune`: fine-tune a saved hf_variants model on a task with transformers' Trainer.
+
+Tasks and the columns they read:
+- classification: `text` (and optional `text_pair`), `label` (int)       — default data: movie_reviews
+- token-classification: `tokens` (list of words), `tags` (list of int)
+- causal-lm: `text`                                                       — default data: shakespeare
+- seq2seq: `source`, `target`
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    DataCollatorForSeq2Seq,
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+)
+
+from .. import data as datasets_module
+from .runner import RunSettings, finish, prepare_output, train
+
+TASKS = ("classification", "token-classification", "causal-lm", "seq2seq")
+DEFAULT_DATA = {"classification": "movie_reviews", "causal-lm": "shakespeare"}
+
+
+def _variant_name(model_dir: str) -> str:
+    model_type = json.loads((Path(model_dir) / "config.json").read_text())["model_type"]
+    return model_type.removeprefix("hfv_")
+
+
+def _splits(dataset):
+    validation = dataset.get("validation") or dataset.get("test")
+    if validation is None:
+        split = dataset["train"].train_test_split(test_size=0.1, seed=0)
+        return split["train"], split["test"], None
+    return dataset["train"], validation, dataset.get("test") if "validation" in dataset else None
+
+
+def _classification(model_dir, tokenizer, dataset, max_length):
+    train_set, validation, test = _splits(dataset)
+    labels = sorted(set(train_set["label"]))
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(labels))
+
+    def encode(batch):
+        pair = batch.get("text_pair")
+        return tokenizer(batch["text"], pair, truncation=True, max_length=max_length)
+
+    columns = ["text"] + (["text_pair"] if "text_pair" in train_set.column_names else [])
+    splits = [s.map(encode, batched=True, remove_columns=columns) if s is not None else None
+              for s in (train_set, validation, test)]
+    for s in splits:
+        if s is not None:
+            s.set_format(columns=[c for c in s.column_names if c in ("input_ids", "attention_mask", "token_type_ids",
+                                                                      "label")])
+
+    def accuracy(prediction):
+        return {"accuracy": float((np.argmax(prediction.predictions, -1) == prediction.label_ids).mean())}
+
+    majority = max(labels, key=list(train_set["label"]).count)
+    return model, splits, DataCollatorWithPadding(tokenizer), accuracy, majority
+
+
+def _causal_lm(model_dir, tokenizer, dataset, max_length):
+    from ..objectives import pack_sequences
+
+    train_set, validation, _ = _splits(dataset)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+
+    def blocks(split):
+        ids = tokenizer(split["text"], add_special_tokens=False)["input_ids"]
+        return pack_sequences(ids, block_size=max_length, eos_token_id=tokenizer.eos_token_id)
+
+    return model, (blocks(train_set), blocks(validation), None), None, None, None
+
+
+def finetune(model_dir: str, task: str, output: str, data: str | None = None, steps: int = 200,
+             batch_size: int = 16, learning_rate: float = 1e-4, max_length: int = 128, resume: bool = False,
+             overwrite: bool = False, seed: int = 0, quiet: bool = False) -> dict:
+    """Fine-tune `model_dir` on `task`; saves model, tokenizer, metrics.json, loss_curve.png, README.md."""
+    if task not in TASKS:
+        raise ValueError(f"task={task!r} is not supported; allowed: {', '.join(TASKS)}")
+    data = data or DEFAULT_DATA.get(task)
+    if data is None:
+        raise ValueError(f"task {task!r} has no default data: pass --data (a local file or dataset name)")
+    import hf_variants  # noqa: F401  (Auto registration)
+
+    torch.manual_seed(seed)
+    output_dir = prepare_output(output, resume, overwrite)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    dataset = datasets_module.load(data)
+    variant = _variant_name(model_dir)
+    if task == "classification":
+        model, (train_set, validation, test), collator, metric, majority = _classification(
+            model_dir, tokenizer, dataset, max_length)
+    elif task == "causal-lm":
+        model, (train_set, validation, test), collator, metric, majority = _causal_lm(
+            model_dir, tokenizer, dataset, max_length)
+    else:
+        return _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_size, learning_rate,
+                           max_length, resume, seed, variant, data, quiet)
+    settings = RunSettings(output=output_dir, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+                           seed=seed, resume=resume, quiet=quiet)
+    trainer, history = train(model, settings, train_set, validation, collator, tokenizer, compute_metrics=metric)
+    metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in trainer.evaluate().items()}
+    if test is not None:
+        metrics.update({f"test_{k.removeprefix('test_')}": v
+                        for k, v in trainer.predict(test).metrics.items() if k.startswith("test_")})
+    if majority is not None and test is not None:
+        metrics["test_majority_baseline"] = float(np.mean(np.array(test["label"]) == majority))
+    if task == "causal-lm":
+        metrics["validation_perplexity"] = math.exp(metrics["validation_loss"])
+    trainer.save_model(str(output_dir))
+    tokenizer.save_pretrained(str(output_dir))
+    finish(output_dir, history, metrics, variant=variant, task=task, data=data)
+    return metrics
+
+
+def _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_size, learning_rate, max_length,
+                resume, seed, variant, data, quiet):
+    """token-classification and seq2seq: column conventions documented in the module docstring."""
+    train_set, validation, _ = _splits(dataset)
+    if task == "token-classification":
+        num_labels = 1 + max(max(tags) for tags in train_set["tags"])
+        model = AutoModelForTokenClassification.from_pretrained(model_dir, num_labels=num_labels)
+
+        def encode(batch):
+            encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+            encoded["labels"] = [
+                [-100 if w is None else tags[w] for w in encoded.word_ids(i)] for i, tags in enumerate(batch["tags"])
+            ]
+            return encoded
+
+        collator = DataCollatorForTokenClassification(tokenizer)
+    else:
+        if AutoConfig.from_pretrained(model_dir).is_encoder_decoder is False:
+            raise ValueError(f"task 'seq2seq' needs an encoder-decoder model, {model_dir} is hfv_{variant}")
+        model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+
+        def encode(batch):
+            return tokenizer(batch["source"], text_target=batch["target"], truncation=True, max_length=max_length)
+
+        collator = DataCollatorForSeq2Seq(tokenizer, model=model)
+    train_set, validation = (s.map(encode, batched=True, remove_columns=s.column_names) for s in (train_set, validation))
+    settings = RunSettings(output=output_dir, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+                           seed=seed, resume=resume, quiet=quiet)
+    trainer, history = train(model, settings, train_set, validation, collator, tokenizer)
+    metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in trainer.evaluate().items()}
+    trainer.save_model(str(output_dir))
+    tokenizer.save_pretrained(str(output_dir))
+    finish(output_dir, history, metrics, variant=variant, task=task, data=data)
+    return metrics
+
+
+__all__ = ["finetune", "TASKS"]

@@ -1,0 +1,164 @@
+"""`hfv pretrain`: train a tokenizer (unless given) and pretrain a variant with its own objective.
+
+Each variant's `objective` (see `hfv list`) picks the data preparation, collator and model head below.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForPreTraining,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    default_data_collator,
+)
+
+from .. import data as datasets_module
+from .. import objectives
+from ..tokenization import train_tokenizer
+from ..variants import VARIANTS
+from .runner import RunSettings, finish, prepare_output, train
+
+# Model size presets; "base" keeps the variant's own (paper) sizes.
+SIZES = {
+    "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256, vocab_size=2000,
+                 max_length=64),
+    "small": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
+                  vocab_size=8000, max_length=128),
+    "base": dict(vocab_size=30000, max_length=512),
+}
+
+
+def _model_config(name: str, size: str, tokenizer) -> tuple:
+    spec = VARIANTS[name]
+    preset = dict(SIZES[size])
+    max_length = preset.pop("max_length")
+    preset["vocab_size"] = len(tokenizer)
+    if size != "base":
+        if spec.config_class().num_key_value_heads != spec.config_class().num_attention_heads:
+            preset["num_key_value_heads"] = max(1, preset["num_attention_heads"] // 2)
+        else:
+            preset["num_key_value_heads"] = preset["num_attention_heads"]
+        if spec.config_class().embedding_size != spec.config_class().hidden_size:
+            preset["embedding_size"] = preset["hidden_size"] // 2  # keep ALBERT/ELECTRA factorized
+    for token in ("pad", "bos", "eos"):
+        value = getattr(tokenizer, f"{token}_token_id", None)
+        if value is not None:
+            preset[f"{token}_token_id"] = value
+    defaults = spec.config_class()
+    if getattr(defaults, "is_encoder_decoder", False):
+        start = tokenizer.pad_token_id if name != "bart" else tokenizer.eos_token_id
+        preset["decoder_start_token_id"] = start
+        if hasattr(defaults, "num_decoder_layers") and size != "base":
+            preset["num_decoder_layers"] = preset["num_hidden_layers"]
+    if defaults.max_position_embeddings < max_length + 4 and defaults.position_embedding_type in ("learned",
+                                                                                                   "sinusoidal"):
+        preset["max_position_embeddings"] = max_length + 4
+    return spec.config_class(**preset), max_length
+
+
+def _texts(dataset) -> tuple[list[str], list[str]]:
+    validation = dataset.get("validation") or dataset.get("test")
+    train_texts = [t for t in dataset["train"]["text"] if t and t.strip()]
+    if validation is None:
+        cut = max(1, len(train_texts) // 20)
+        return train_texts[cut:], train_texts[:cut]
+    return train_texts, [t for t in validation["text"] if t and t.strip()]
+
+
+def _documents(texts: list[str], per_document: int = 20) -> list[str]:
+    """Consecutive speeches grouped into documents, so sentence-pair tasks have neighbours to pick from."""
+    return [" ".join(texts[i:i + per_document]) for i in range(0, len(texts), per_document)]
+
+
+def _prepare(name, config, tokenizer, train_texts, validation_texts, max_length):
+    """(model, train dataset, validation dataset, collator) for the variant's objective."""
+    objective = VARIANTS[name].objective
+
+    def tokenized(texts, **kwargs):
+        encoded = tokenizer(texts, truncation=True, max_length=max_length, return_special_tokens_mask=True, **kwargs)
+        return Dataset.from_dict(dict(encoded))
+
+    if objective in ("mlm", "dynamic-mlm", "distillation+mlm"):
+        model = AutoModelForMaskedLM.from_config(config)
+        return (model, tokenized(train_texts), tokenized(validation_texts),
+                objectives.mlm_collator(tokenizer, whole_word_mask=False))
+    if objective in ("mlm+nsp", "mlm+sop"):
+        task = objective.split("+")[1]
+        pairs = [Dataset.from_list(objectives.make_sentence_pairs(_documents(t), tokenizer, task=task,
+                                                                  max_length=max_length))
+                 for t in (train_texts, validation_texts)]
+        return AutoModelForPreTraining.from_config(config), *pairs, objectives.sentence_pair_collator(tokenizer)
+    if objective == "replaced-token-detection":
+        model = objectives.ElectraPreTrainingModel.from_config(config)
+        return model, tokenized(train_texts), tokenized(validation_texts), objectives.electra_collator(tokenizer)
+    if objective == "causal-lm":
+        model = AutoModelForCausalLM.from_config(config)
+        blocks = [Dataset.from_list(objectives.pack_sequences(
+            tokenizer(t, add_special_tokens=False)["input_ids"], block_size=max_length,
+            eos_token_id=tokenizer.eos_token_id)) for t in (train_texts, validation_texts)]
+        return model, *blocks, default_data_collator
+    if objective == "span-corruption":
+        raw_length, _ = objectives.compute_input_and_target_lengths(max_length)
+        blocks = [Dataset.from_list(objectives.pack_sequences(
+            tokenizer(t, add_special_tokens=False)["input_ids"], block_size=raw_length, with_labels=False))
+            for t in (train_texts, validation_texts)]
+        return (AutoModelForSeq2SeqLM.from_config(config), *blocks,
+                objectives.SpanCorruptionCollator(tokenizer=tokenizer))
+    if objective in ("denoising", "seq2seq-translation"):
+        # Without parallel text the original Transformer is pretrained as a denoising autoencoder too.
+        noise = {} if tokenizer.mask_token_id is not None else {"infill_ratio": 0.0, "delete_ratio": 0.15}
+        collator = objectives.DenoisingCollator(tokenizer=tokenizer, **noise)
+        return (AutoModelForSeq2SeqLM.from_config(config), tokenized(train_texts), tokenized(validation_texts),
+                collator)
+    raise ValueError(f"no pretraining recipe for objective {objective!r} of variant {name!r}")
+
+
+def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakespeare", steps: int = 200,
+             tokenizer: str | None = None, batch_size: int = 16, learning_rate: float = 1e-3,
+             resume: bool = False, overwrite: bool = False, seed: int = 0, quiet: bool = False,
+             max_examples: int | None = None,
+             max_validation: int = 400, attn_implementation: str = "sdpa") -> dict:
+    """Pretrain `variant` on `data`; saves model, tokenizer, metrics.json, loss_curve.png and README.md."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant={variant!r} is unknown; allowed: {', '.join(VARIANTS)}")
+    if size not in SIZES:
+        raise ValueError(f"size={size!r} is not supported; allowed: {', '.join(SIZES)}")
+    import hf_variants  # noqa: F401  (Auto registration)
+
+    torch.manual_seed(seed)
+    output_dir = prepare_output(output, resume, overwrite)
+    train_texts, validation_texts = _texts(datasets_module.load(data))
+    if max_examples:
+        train_texts = train_texts[:max_examples]
+    validation_texts = validation_texts[:max_validation]
+    if tokenizer:
+        tok = AutoTokenizer.from_pretrained(tokenizer)
+    else:
+        print(f"training the {variant} tokenizer ({VARIANTS[variant].tokenizer}) on {len(train_texts):,} texts")
+        tok = train_tokenizer(variant, train_texts, vocab_size=SIZES[size]["vocab_size"], show_progress=False)
+    config, max_length = _model_config(variant, size, tok)
+    config._attn_implementation = attn_implementation
+    model, train_set, validation_set, collator = _prepare(variant, config, tok, train_texts, validation_texts,
+                                                          max_length)
+    print(f"pretraining hfv_{variant} ({size}, {sum(p.numel() for p in model.parameters()):,} parameters, "
+          f"objective {VARIANTS[variant].objective}) for {steps} steps on {len(train_set):,} examples")
+    settings = RunSettings(output=output_dir, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+                           seed=seed, resume=resume, quiet=quiet)
+    trainer, history = train(model, settings, train_set, validation_set, collator, tok)
+    metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in trainer.evaluate().items()}
+    if "validation_loss" in metrics and VARIANTS[variant].objective == "causal-lm":
+        metrics["validation_perplexity"] = math.exp(metrics["validation_loss"])
+    model.save_pretrained(str(output_dir))
+    tok.save_pretrained(str(output_dir))
+    finish(output_dir, history, metrics, variant=variant, task=f"pretraining ({VARIANTS[variant].objective})",
+           data=data)
+    return metrics
+
+
+__all__ = ["pretrain", "SIZES"]

@@ -1,0 +1,101 @@
+"""The Trainer run shared by pretraining and fine-tuning: output-folder safety, resumption, reporting."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from transformers import PrinterCallback, Trainer, TrainingArguments
+
+from .reporting import LossHistory, plot_loss, write_metrics, write_model_card
+
+
+def prepare_output(output: str | Path, resume: bool, overwrite: bool) -> Path:
+    """Refuse to write into a non-empty folder unless resuming or explicitly overwriting (never lose user work)."""
+    output = Path(output)
+    if output.exists() and any(output.iterdir()) and not (resume or overwrite):
+        raise FileExistsError(
+            f"{output} is not empty: pass --resume to continue its last checkpoint or --overwrite to replace it")
+    output.mkdir(parents=True, exist_ok=True)
+    return output
+
+
+def last_checkpoint(output: Path) -> str | None:
+    checkpoints = sorted((output / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(checkpoints[-1]) if checkpoints else None
+
+
+@dataclass
+class RunSettings:
+    output: Path
+    steps: int
+    batch_size: int = 16
+    learning_rate: float = 5e-4
+    warmup_ratio: float = 0.05
+    eval_steps: int | None = None
+    seed: int = 0
+    resume: bool = False
+    logging_steps: int = 10
+    trainer_class: type = Trainer
+    label_names: list[str] | None = None
+    # Progress bars by default; quiet runs (make demo) print their own one-line summaries instead.
+    quiet: bool = False
+
+    def arguments(self, has_eval: bool) -> TrainingArguments:
+        eval_steps = self.eval_steps or max(1, self.steps // 4)
+        return TrainingArguments(
+            output_dir=str(self.output / "checkpoints"),
+            max_steps=self.steps,
+            per_device_train_batch_size=self.batch_size,
+            per_device_eval_batch_size=self.batch_size * 2,
+            learning_rate=self.learning_rate,
+            warmup_steps=max(0, int(self.warmup_ratio * self.steps)),
+            lr_scheduler_type="linear",
+            weight_decay=0.01,
+            logging_steps=min(self.logging_steps, max(1, self.steps // 10)),
+            eval_strategy="steps" if has_eval else "no",
+            eval_steps=eval_steps,
+            save_strategy="steps",
+            save_steps=eval_steps,
+            save_total_limit=1,
+            seed=self.seed,
+            report_to=[],
+            dataloader_num_workers=0,
+            remove_unused_columns=False,
+            disable_tqdm=self.quiet,
+            log_level="warning" if self.quiet else "passive",
+            label_names=self.label_names,
+        )
+
+
+def train(model, settings: RunSettings, train_dataset, eval_dataset=None, data_collator=None, processing_class=None,
+          **trainer_kwargs):
+    """Run the Trainer (resuming from the last checkpoint when asked); returns (trainer, loss history)."""
+    history = LossHistory()
+    if settings.label_names is None and data_collator is not None:
+        # Trainer guesses label names from forward()'s signature and then skips the eval loss when one of them
+        # (e.g. sentence_order_label on a BERT) is absent; read them off a real batch instead.
+        sample = data_collator([train_dataset[i] for i in range(min(2, len(train_dataset)))])
+        settings.label_names = [k for k in sample if "label" in k]
+    trainer = settings.trainer_class(
+        model=model, args=settings.arguments(eval_dataset is not None), train_dataset=train_dataset,
+        eval_dataset=eval_dataset, data_collator=data_collator, processing_class=processing_class,
+        callbacks=[history], **trainer_kwargs,
+    )
+    if settings.quiet:
+        trainer.remove_callback(PrinterCallback)  # no per-step log dicts; the caller prints a summary
+    checkpoint = last_checkpoint(settings.output) if settings.resume else None
+    if settings.resume and checkpoint is None:
+        print(f"--resume: no checkpoint in {settings.output / 'checkpoints'}, starting fresh")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    return trainer, history
+
+
+def finish(output: Path, history: LossHistory, metrics: dict, *, variant: str, task: str, data: str) -> None:
+    """Write metrics.json, loss_curve.png and README.md next to the saved model."""
+    write_metrics(output, metrics)
+    plot_loss(output, history, f"hfv_{variant} {task}")
+    command = "hfv " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("hfv") else ""
+    write_model_card(output, variant=variant, task=task, data=data, metrics=metrics, command=command or "(library)")
