@@ -28,7 +28,7 @@ from transformers import (
 )
 
 from .. import data as datasets_module
-from .runner import RunSettings, finish, prepare_output, train
+from .runner import RunSettings, command_line, finish, prepare_output, train
 
 TASKS = ("classification", "token-classification", "causal-lm", "seq2seq")
 DEFAULT_DATA = {"classification": "movie_reviews", "causal-lm": "shakespeare"}
@@ -122,7 +122,9 @@ def finetune(model_dir: str, task: str, output: str, data: str | None = None, st
         metrics["validation_perplexity"] = math.exp(metrics["validation_loss"])
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
-    finish(output_dir, history, metrics, variant=variant, task=task, data=data)
+    finish(output_dir, history, metrics, variant=variant, task=task, data=data,
+           command=command_line("finetune", model_dir, task=task, data=data, steps=steps, batch_size=batch_size,
+                                learning_rate=learning_rate, max_length=max_length, seed=seed, output=output))
     return metrics
 
 
@@ -158,7 +160,9 @@ def _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_si
     metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in trainer.evaluate().items()}
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
-    finish(output_dir, history, metrics, variant=variant, task=task, data=data)
+    finish(output_dir, history, metrics, variant=variant, task=task, data=data,
+           command=command_line("finetune", model_dir, task=task, data=data, steps=steps, batch_size=batch_size,
+                                learning_rate=learning_rate, max_length=max_length, seed=seed, output=str(output_dir)))
     return metrics
 
 

@@ -22,7 +22,7 @@ from .. import data as datasets_module
 from .. import objectives
 from ..tokenization import train_tokenizer
 from ..variants import VARIANTS
-from .runner import RunSettings, finish, prepare_output, train
+from .runner import RunSettings, command_line, finish, prepare_output, train
 
 # Model size presets; "base" keeps the variant's own (paper) sizes.
 SIZES = {
@@ -157,7 +157,9 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
     model.save_pretrained(str(output_dir))
     tok.save_pretrained(str(output_dir))
     finish(output_dir, history, metrics, variant=variant, task=f"pretraining ({VARIANTS[variant].objective})",
-           data=data)
+           data=data, command=command_line("pretrain", variant, size=size, data=data, steps=steps,
+                                            tokenizer=tokenizer, batch_size=batch_size, learning_rate=learning_rate,
+                                            seed=seed, max_examples=max_examples, output=output))
     return metrics
 
 

@@ -59,8 +59,8 @@ def write_model_card(output: Path, *, variant: str, task: str, data: str, metric
     lines = [
         "---", "library_name: transformers", "tags:", "- hf_variants", f"- hfv_{variant}", "---", "",
         f"# hfv_{variant} — {task}", "",
-        f"Trained with [hf_variants](https://github.com/) on `{data}`.", "",
-        "Load it (after `import hf_variants`) with the transformers Auto classes.", "",
+        f"Trained with hf_variants on `{data}`.", "",
+        "Load it with the transformers Auto classes after `import hf_variants` (which registers the variant).", "",
         "## Metrics", "", "| metric | value |", "|---|---|",
         *[f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()],
         "", "## Reproduce", "", "```", command, "```", "",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +62,10 @@ class RunSettings:
             seed=self.seed,
             report_to=[],
             dataloader_num_workers=0,
+            dataloader_pin_memory=False,
             remove_unused_columns=False,
             disable_tqdm=self.quiet,
-            log_level="warning" if self.quiet else "passive",
+            log_level="error" if self.quiet else "passive",
             label_names=self.label_names,
         )
 
@@ -93,9 +93,21 @@ def train(model, settings: RunSettings, train_dataset, eval_dataset=None, data_c
     return trainer, history
 
 
-def finish(output: Path, history: LossHistory, metrics: dict, *, variant: str, task: str, data: str) -> None:
-    """Write metrics.json, loss_curve.png and README.md next to the saved model."""
+def finish(output: Path, history: LossHistory, metrics: dict, *, variant: str, task: str, data: str,
+           command: str) -> None:
+    """Write metrics.json, loss_curve.png and README.md next to the saved model. `command` is the equivalent
+    `hfv` command line, so the card says how to reproduce the run however it was started."""
     write_metrics(output, metrics)
     plot_loss(output, history, f"hfv_{variant} {task}")
-    command = "hfv " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("hfv") else ""
-    write_model_card(output, variant=variant, task=task, data=data, metrics=metrics, command=command or "(library)")
+    write_model_card(output, variant=variant, task=task, data=data, metrics=metrics, command=command)
+
+
+def command_line(*words, **options) -> str:
+    """`hfv` command text from positional words and --options (None/False options are left out)."""
+    parts = ["hfv", *map(str, words)]
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts += [flag] if value is True else [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)

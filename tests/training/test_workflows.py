@@ -1,0 +1,61 @@
+"""`hfv pretrain` / `hfv finetune` end to end on a sliver of the embedded data, and the CLI's safety rules."""
+
+import json
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoModelForPreTraining, AutoModelForSequenceClassification
+from transformers import AutoTokenizer
+
+from hf_variants.cli import main
+from hf_variants.training import finetune, pretrain
+
+
+@pytest.fixture(scope="module")
+def bert_dir(tmp_path_factory):
+    output = tmp_path_factory.mktemp("runs") / "bert"
+    pretrain("bert", str(output), steps=6, batch_size=8, max_examples=300, max_validation=40, quiet=True)
+    return output
+
+
+def test_pretrain_writes_everything(bert_dir):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.json", "loss_curve.png",
+                 "README.md"):
+        assert (bert_dir / name).exists(), name
+    metrics = json.loads((bert_dir / "metrics.json").read_text())
+    assert metrics["validation_loss"] > 0  # MLM + NSP loss computed on held-out plays
+    assert type(AutoModelForPreTraining.from_pretrained(bert_dir)).__name__ == "HfvBertForPreTraining"
+    assert type(AutoTokenizer.from_pretrained(bert_dir)).__name__ == "HfvBertTokenizer"
+    assert "hfv pretrain bert" in (bert_dir / "README.md").read_text()
+
+
+def test_finetune_classification_reports_accuracy_and_baseline(bert_dir, tmp_path):
+    metrics = finetune(str(bert_dir), "classification", str(tmp_path / "sentiment"), steps=4, batch_size=8,
+                       max_length=32, quiet=True)
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and 0.4 < metrics["test_majority_baseline"] < 0.6
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "sentiment")
+    assert model.config.num_labels == 2
+
+
+def test_causal_lm_pretraining_and_resume(tmp_path):
+    output = tmp_path / "llama"
+    metrics = pretrain("llama", str(output), steps=4, batch_size=4, max_examples=200, max_validation=20, quiet=True)
+    assert metrics["validation_perplexity"] > 1
+    assert type(AutoModelForCausalLM.from_pretrained(output)).__name__ == "HfvLlamaForCausalLM"
+    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+        pretrain("llama", str(output), steps=4, max_examples=200)
+    resumed = pretrain("llama", str(output), steps=6, batch_size=4, max_examples=200, max_validation=20,
+                       tokenizer=str(output), resume=True, quiet=True)
+    assert resumed["validation_epoch"] > metrics["validation_epoch"]  # continued past the checkpoint at step 4
+
+
+def test_cli_list_and_errors(capsys, tmp_path):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "hfv_bert" in out and "hfv_switch" in out
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "precious.txt").write_text("keep me")
+    assert main(["pretrain", "bert", "--output", str(tmp_path / "taken"), "--steps", "1"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (tmp_path / "taken" / "precious.txt").read_text() == "keep me"
+    assert main(["pretrain", "no-such-variant", "--output", str(tmp_path / "x")]) == 2
+    assert "allowed" in capsys.readouterr().err
