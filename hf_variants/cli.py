@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     fine = commands.add_parser("finetune", help="fine-tune a saved model on a task")
     fine.add_argument("model_dir", help="a folder written by `hfv pretrain` (or any hf_variants checkpoint)")
     fine.add_argument("--task", required=True,
-                      choices=("classification", "token-classification", "causal-lm", "seq2seq"))
+                      choices=("classification", "token-classification", "qa", "causal-lm", "seq2seq"))
     fine.add_argument("--data", help="default: movie_reviews (classification), shakespeare (causal-lm)")
     fine.add_argument("--max-length", type=int, default=128)
     _add_run_options(fine, 1e-4)

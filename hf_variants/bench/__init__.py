@@ -43,6 +43,8 @@ def format_table(rows: list[dict]) -> str:
     lines = ["| benchmark | case | ours (s) | native (s) | ours / native |", "|---|---|---|---|---|"]
     for row in rows:
         case = row.get("case") or row.get("kind") or ""
+        if "native_eager_s" in row:
+            case += f" (native eager {row['native_eager_s']} s)"
         lines.append(f"| {row['benchmark']} | {case} | {row.get('ours_s', '')} | {row.get('native_s', '')} | "
                      f"{row.get('ratio', '')} |")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 Tasks and the columns they read:
 - classification: `text` (and optional `text_pair`), `label` (int)       — default data: movie_reviews
 - token-classification: `tokens` (list of words), `tags` (list of int)
+- qa: `question`, `context`, `answers` ({"text": [...], "answer_start": [...]}, SQuAD layout)
 - causal-lm: `text`                                                       — default data: shakespeare
 - seq2seq: `source`, `target`
 """
@@ -18,6 +19,7 @@ import torch
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
+    AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
@@ -30,7 +32,7 @@ from transformers import (
 from .. import data as datasets_module
 from .runner import RunSettings, command_line, finish, prepare_output, train
 
-TASKS = ("classification", "token-classification", "causal-lm", "seq2seq")
+TASKS = ("classification", "token-classification", "qa", "causal-lm", "seq2seq")
 DEFAULT_DATA = {"classification": "movie_reviews", "causal-lm": "shakespeare"}
 
 
@@ -144,6 +146,10 @@ def _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_si
             return encoded
 
         collator = DataCollatorForTokenClassification(tokenizer)
+    elif task == "qa":
+        model = AutoModelForQuestionAnswering.from_pretrained(model_dir)
+        encode = _qa_encoder(tokenizer, max_length)
+        collator = DataCollatorWithPadding(tokenizer)
     else:
         if AutoConfig.from_pretrained(model_dir).is_encoder_decoder is False:
             raise ValueError(f"task 'seq2seq' needs an encoder-decoder model, {model_dir} is hfv_{variant}")
@@ -164,6 +170,35 @@ def _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_si
            command=command_line("finetune", model_dir, task=task, data=data, steps=steps, batch_size=batch_size,
                                 learning_rate=learning_rate, max_length=max_length, seed=seed, output=str(output_dir)))
     return metrics
+
+
+def _qa_encoder(tokenizer, max_length: int):
+    """Question + context -> token start/end positions of the first answer (0, the first token, when the answer
+    was truncated away), via the tokenizer's character offsets."""
+
+    def encode(batch):
+        encoded = tokenizer(batch["question"], batch["context"], truncation="only_second", max_length=max_length,
+                            return_offsets_mapping=True)
+        starts, ends = [], []
+        for i, answers in enumerate(batch["answers"]):
+            char_start = answers["answer_start"][0]
+            char_end = char_start + len(answers["text"][0])
+            sequence_ids = encoded.sequence_ids(i)
+            start = end = 0
+            for token, (offset, sequence) in enumerate(zip(encoded["offset_mapping"][i], sequence_ids)):
+                if sequence != 1:
+                    continue
+                if offset[0] <= char_start < offset[1]:
+                    start = token
+                if offset[0] < char_end <= offset[1]:
+                    end = token
+            starts.append(start)
+            ends.append(end if end >= start else start)
+        encoded.pop("offset_mapping")
+        encoded["start_positions"], encoded["end_positions"] = starts, ends
+        return encoded
+
+    return encode
 
 
 __all__ = ["finetune", "TASKS"]

@@ -11,6 +11,12 @@ from transformers import PrinterCallback, Trainer, TrainingArguments
 from .reporting import LossHistory, plot_loss, write_metrics, write_model_card
 
 
+# Batch keys that are model inputs; every other key of a collated batch is a target (labels, next_sentence_label,
+# start_positions, ...).
+MODEL_INPUTS = {"input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds", "decoder_input_ids",
+                "decoder_attention_mask", "special_tokens_mask"}
+
+
 def prepare_output(output: str | Path, resume: bool, overwrite: bool) -> Path:
     """Refuse to write into a non-empty folder unless resuming or explicitly overwriting (never lose user work)."""
     output = Path(output)
@@ -78,7 +84,7 @@ def train(model, settings: RunSettings, train_dataset, eval_dataset=None, data_c
         # Trainer guesses label names from forward()'s signature and then skips the eval loss when one of them
         # (e.g. sentence_order_label on a BERT) is absent; read them off a real batch instead.
         sample = data_collator([train_dataset[i] for i in range(min(2, len(train_dataset)))])
-        settings.label_names = [k for k in sample if "label" in k]
+        settings.label_names = [k for k in sample if k not in MODEL_INPUTS]
     trainer = settings.trainer_class(
         model=model, args=settings.arguments(eval_dataset is not None), train_dataset=train_dataset,
         eval_dataset=eval_dataset, data_collator=data_collator, processing_class=processing_class,

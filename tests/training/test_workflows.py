@@ -59,3 +59,35 @@ def test_cli_list_and_errors(capsys, tmp_path):
     assert (tmp_path / "taken" / "precious.txt").read_text() == "keep me"
     assert main(["pretrain", "no-such-variant", "--output", str(tmp_path / "x")]) == 2
     assert "allowed" in capsys.readouterr().err
+
+
+def _write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return str(path)
+
+
+def test_finetune_token_classification_and_qa(bert_dir, tmp_path):
+    words = ["the", "king", "is", "dead", "long", "live", "queen"]
+    rows = [{"tokens": words[i % 3: i % 3 + 4], "tags": [int(w in ("king", "queen")) for w in words[i % 3: i % 3 + 4]]}
+            for i in range(24)]
+    metrics = finetune(str(bert_dir), "token-classification", str(tmp_path / "ner"),
+                       data=_write_jsonl(tmp_path / "ner.jsonl", rows), steps=3, batch_size=4, quiet=True)
+    assert metrics["validation_loss"] > 0, metrics
+    context = "The king of Denmark is dead and his son Hamlet mourns."
+    qa_rows = [{"question": "Who mourns?", "context": context,
+                "answers": {"text": ["Hamlet"], "answer_start": [context.index("Hamlet")]}}] * 20
+    metrics = finetune(str(bert_dir), "qa", str(tmp_path / "qa"), data=_write_jsonl(tmp_path / "qa.jsonl", qa_rows),
+                       steps=3, batch_size=4, quiet=True)
+    assert metrics["validation_loss"] > 0
+
+
+def test_qa_encoder_finds_the_answer_tokens(bert_dir):
+    from hf_variants.training.finetune import _qa_encoder
+
+    tokenizer = AutoTokenizer.from_pretrained(bert_dir)
+    context = "The king of Denmark is dead and his son Hamlet mourns."
+    batch = {"question": ["Who mourns?"], "context": [context],
+             "answers": [{"text": ["his son"], "answer_start": [context.index("his son")]}]}
+    encoded = _qa_encoder(tokenizer, 64)(batch)
+    span = encoded["input_ids"][0][encoded["start_positions"][0]: encoded["end_positions"][0] + 1]
+    assert tokenizer.decode(span) == "his son"
