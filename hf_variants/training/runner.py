@@ -10,7 +10,6 @@ from transformers import PrinterCallback, Trainer, TrainingArguments
 
 from .reporting import LossHistory, plot_loss, write_metrics, write_model_card
 
-
 # Batch keys that are model inputs; every other key of a collated batch is a target (labels, next_sentence_label,
 # start_positions, ...).
 MODEL_INPUTS = {"input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds", "decoder_input_ids",

@@ -3,8 +3,12 @@
 import json
 
 import pytest
-from transformers import AutoModelForCausalLM, AutoModelForPreTraining, AutoModelForSequenceClassification
-from transformers import AutoTokenizer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForPreTraining,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+)
 
 from hf_variants.cli import main
 from hf_variants.training import finetune, pretrain
