@@ -32,7 +32,8 @@ def _pretrain(args) -> int:
 
     metrics = pretrain(args.variant, args.output, size=args.size, data=args.data, steps=args.steps,
                        tokenizer=args.tokenizer, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                       resume=args.resume, overwrite=args.overwrite, seed=args.seed, max_examples=args.max_examples)
+                       resume=args.resume, overwrite=args.overwrite, seed=args.seed, max_examples=args.max_examples,
+                       teacher=args.teacher)
     print(json.dumps(metrics, indent=2, default=float))
     return 0
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--data", default="shakespeare", help="shakespeare, movie_reviews, a local file, or a hub name")
     pre.add_argument("--tokenizer", help="an existing tokenizer folder (default: train one on --data)")
     pre.add_argument("--max-examples", type=int, help="use only the first N training texts")
+    pre.add_argument("--teacher", help="distilbert only: a pretrained BERT folder to distil from")
     _add_run_options(pre, 1e-3)
     pre.set_defaults(func=_pretrain)
     fine = commands.add_parser("finetune", help="fine-tune a saved model on a task")

@@ -22,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import datasets  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import (  # noqa: E402  # noqa: E402
@@ -39,6 +40,8 @@ from hf_variants.training import finetune, pretrain  # noqa: E402
 RUNS = Path(os.environ.get("DEMO_OUTPUT", "runs/demo"))
 QUICK = os.environ.get("DEMO_QUICK") == "1"  # a smoke run (tests): fewer steps, same code path
 transformers.logging.set_verbosity_error()
+transformers.utils.logging.disable_progress_bar()  # one summary line per step instead of shard/weight bars
+datasets.disable_progress_bars()
 
 
 def steps(n: int) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from datasets import Dataset
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -80,8 +81,8 @@ def _causal_lm(model_dir, tokenizer, dataset, max_length):
     model = AutoModelForCausalLM.from_pretrained(model_dir)
 
     def blocks(split):
-        ids = tokenizer(split["text"], add_special_tokens=False)["input_ids"]
-        return pack_sequences(ids, block_size=max_length, eos_token_id=tokenizer.eos_token_id)
+        ids = tokenizer([t for t in split["text"] if t], add_special_tokens=False)["input_ids"]
+        return Dataset.from_list(pack_sequences(ids, block_size=max_length, eos_token_id=tokenizer.eos_token_id))
 
     return model, (blocks(train_set), blocks(validation), None), None, None, None
 

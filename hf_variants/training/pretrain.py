@@ -123,7 +123,7 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
              tokenizer: str | None = None, batch_size: int = 16, learning_rate: float = 1e-3,
              resume: bool = False, overwrite: bool = False, seed: int = 0, quiet: bool = False,
              max_examples: int | None = None,
-             max_validation: int = 400, attn_implementation: str = "sdpa") -> dict:
+             max_validation: int = 400, attn_implementation: str = "sdpa", teacher: str | None = None) -> dict:
     """Pretrain `variant` on `data`; saves model, tokenizer, metrics.json, loss_curve.png and README.md."""
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r} is unknown; allowed: {', '.join(VARIANTS)}")
@@ -137,6 +137,10 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
     if max_examples:
         train_texts = train_texts[:max_examples]
     validation_texts = validation_texts[:max_validation]
+    if teacher and variant != "distilbert":
+        raise ValueError(f"--teacher is for distillation into distilbert, not {variant!r}")
+    if teacher:  # the student must read the teacher's tokens
+        tokenizer = tokenizer or teacher
     if tokenizer:
         tok = AutoTokenizer.from_pretrained(tokenizer)
     else:
@@ -150,7 +154,14 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
           f"objective {VARIANTS[variant].objective}) for {steps} steps on {len(train_set):,} examples")
     settings = RunSettings(output=output_dir, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
                            seed=seed, resume=resume, quiet=quiet)
-    trainer, history = train(model, settings, train_set, validation_set, collator, tok)
+    extra = {}
+    if teacher:  # DistilBERT's recipe: student = every other teacher layer, soft targets + MLM + cosine
+        teacher_model = AutoModelForMaskedLM.from_pretrained(teacher).eval()
+        model = objectives.init_student_from_teacher(teacher_model)
+        settings.trainer_class, extra = objectives.DistillationTrainer, {"teacher_model": teacher_model}
+        print(f"distilling {teacher} ({sum(p.numel() for p in teacher_model.parameters()):,} parameters) into "
+              f"{sum(p.numel() for p in model.parameters()):,}")
+    trainer, history = train(model, settings, train_set, validation_set, collator, tok, **extra)
     metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in trainer.evaluate().items()}
     if "validation_loss" in metrics and VARIANTS[variant].objective == "causal-lm":
         metrics["validation_perplexity"] = math.exp(metrics["validation_loss"])
@@ -159,7 +170,8 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
     finish(output_dir, history, metrics, variant=variant, task=f"pretraining ({VARIANTS[variant].objective})",
            data=data, command=command_line("pretrain", variant, size=size, data=data, steps=steps,
                                             tokenizer=tokenizer, batch_size=batch_size, learning_rate=learning_rate,
-                                            seed=seed, max_examples=max_examples, output=output))
+                                            seed=seed, max_examples=max_examples, teacher=teacher,
+                                            output=output))
     return metrics
 
 

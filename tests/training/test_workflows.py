@@ -6,6 +6,7 @@ import pytest
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForPreTraining,
+    AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
 )
@@ -95,3 +96,33 @@ def test_qa_encoder_finds_the_answer_tokens(bert_dir):
     encoded = _qa_encoder(tokenizer, 64)(batch)
     span = encoded["input_ids"][0][encoded["start_positions"][0]: encoded["end_positions"][0] + 1]
     assert tokenizer.decode(span) == "his son"
+
+
+def test_distilbert_distils_from_a_pretrained_bert(bert_dir, tmp_path):
+    metrics = pretrain("distilbert", str(tmp_path / "student"), steps=3, batch_size=4, max_examples=100,
+                       max_validation=10, teacher=str(bert_dir), quiet=True)
+    assert metrics["validation_loss"] > 0
+    student = AutoModelForPreTraining.from_pretrained(tmp_path / "student")
+    teacher = AutoModelForPreTraining.from_pretrained(bert_dir)
+    assert student.config.num_hidden_layers == teacher.config.num_hidden_layers // 2
+    with pytest.raises(ValueError, match="--teacher is for distillation into distilbert"):
+        pretrain("roberta", str(tmp_path / "x"), steps=1, teacher=str(bert_dir))
+
+
+def test_seq2seq_and_causal_lm_finetuning(tmp_path):
+    t5 = tmp_path / "t5"
+    pretrain("t5", str(t5), steps=2, batch_size=4, max_examples=150, max_validation=10, quiet=True)
+    pairs = [{"source": f"copy: word{i % 7} word{i % 5}", "target": f"word{i % 7} word{i % 5}"} for i in range(24)]
+    metrics = finetune(str(t5), "seq2seq", str(tmp_path / "t5-copy"), data=_write_jsonl(tmp_path / "p.jsonl", pairs),
+                       steps=2, batch_size=4, quiet=True)
+    assert metrics["validation_loss"] > 0
+    assert type(AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "t5-copy")).__name__ == "HfvT5ForConditionalGeneration"
+    llama = tmp_path / "llama"
+    pretrain("llama", str(llama), steps=2, batch_size=4, max_examples=150, max_validation=10, quiet=True)
+    lines = tmp_path / "lines.txt"
+    lines.write_text("\n".join(f"line {i} of a small poem about the sea" for i in range(60)))
+    metrics = finetune(str(llama), "causal-lm", str(tmp_path / "llama-ft"), data=str(lines), steps=2, batch_size=4,
+                       max_length=16, quiet=True)
+    assert metrics["validation_perplexity"] > 1
+    with pytest.raises(ValueError, match="needs an encoder-decoder model"):
+        finetune(str(llama), "seq2seq", str(tmp_path / "bad"), data=_write_jsonl(tmp_path / "q.jsonl", pairs))
