@@ -22,7 +22,7 @@ def _list(args) -> int:
 def _convert(args) -> int:
     from hf_variants.convert import convert_checkpoint
 
-    model = convert_checkpoint(args.source, args.destination, overwrite=args.overwrite)
+    model = convert_checkpoint(args.source, args.destination, overwrite=args.overwrite, variant=args.variant)
     print(f"{args.source} -> {args.destination} ({type(model).__name__})")
     return 0
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("source", help="checkpoint directory (native or hf_variants)")
     convert.add_argument("destination", help="output directory (must be empty unless --overwrite)")
     convert.add_argument("--overwrite", action="store_true", help="replace a non-empty destination")
+    convert.add_argument("--variant", help="target variant when several share the native type (e.g. byt5 for t5)")
     convert.set_defaults(func=_convert)
     pre = commands.add_parser("pretrain", help="train a tokenizer and pretrain a variant with its own objective")
     pre.add_argument("variant", help="variant name (see `hfv list`)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -15,6 +16,10 @@ import transformers
 from transformers import PreTrainedModel
 
 from ..variants import VARIANTS, VariantSpec
+
+# Tokenizer files travel with a converted checkpoint unchanged (the token ids are the same on both sides).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
+                   "merges.txt", "spiece.model", "tokenizer.model", "sentencepiece.bpe.model")
 
 __all__ = ["from_native", "to_native", "convert_checkpoint", "native_variant"]
 
@@ -94,10 +99,19 @@ def _ours_from_path(path: str) -> PreTrainedModel:
     return transformers.AutoModel.from_pretrained(path)
 
 
-def from_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
-    """The hf_variants equivalent of a native transformers model (or checkpoint directory), weights copied."""
+def from_native(model: PreTrainedModel | str | Path, variant: str | None = None) -> PreTrainedModel:
+    """The hf_variants equivalent of a native transformers model (or checkpoint directory), weights copied.
+
+    `variant` picks among variants sharing a native model type (a native `t5` checkpoint can become `byt5`);
+    by default the variant named like the native type is used."""
     model = _load_if_path(model, _native_from_path)
     spec = native_variant(model.config.model_type)
+    if variant is not None:
+        if variant not in VARIANTS or VARIANTS[variant].native_model_type != model.config.model_type:
+            options = sorted(n for n, s in VARIANTS.items() if s.native_model_type == model.config.model_type)
+            raise ValueError(f"variant={variant!r} cannot be converted from native {model.config.model_type!r}; "
+                             f"allowed: {options}")
+        spec = VARIANTS[variant]
     mapping = spec.native
     native_head = _head_of(type(model).__name__, mapping.class_prefix)
     head = {n: o for o, n in mapping.heads.items()}.get(native_head, native_head)  # GPT2LMHeadModel -> ForCausalLM
@@ -193,12 +207,17 @@ def to_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     return native.to(model.dtype).train(model.training)
 
 
-def convert_checkpoint(source: str | Path, destination: str | Path, overwrite: bool = False) -> PreTrainedModel:
-    """`hfv convert`: a native checkpoint becomes an hf_variants one and vice versa (decided by its model_type)."""
+def convert_checkpoint(source: str | Path, destination: str | Path, overwrite: bool = False,
+                       variant: str | None = None) -> PreTrainedModel:
+    """`hfv convert`: a native checkpoint becomes an hf_variants one (as `variant` if given) and vice versa
+    (decided by its model_type). The tokenizer files, if any, are copied along."""
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()) and not overwrite:
         raise FileExistsError(f"{destination} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
     model_type = json.loads((Path(source) / "config.json").read_text()).get("model_type", "")
-    converted = to_native(source) if model_type.startswith("hfv_") else from_native(source)
+    converted = to_native(source) if model_type.startswith("hfv_") else from_native(source, variant=variant)
     converted.save_pretrained(destination)
+    for name in TOKENIZER_FILES:
+        if (Path(source) / name).exists():
+            shutil.copy2(Path(source) / name, destination / name)
     return converted

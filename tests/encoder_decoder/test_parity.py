@@ -148,3 +148,24 @@ def test_to_native_lists_what_native_t5_cannot_express():
 
     with pytest.raises(ValueError, match="norm_position='post'.*position_embedding_type='rope'|position_embedding_type"):
         to_native(HfvT5ForConditionalGeneration(config))
+
+
+def test_native_t5_checkpoint_converts_to_byt5_when_asked(tmp_path):
+    import transformers
+
+    from hf_variants.convert import convert_checkpoint, from_native
+
+    native = transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=384, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=1, num_heads=4,
+        feed_forward_proj="gated-gelu", tie_word_embeddings=False)).eval()
+    assert type(from_native(native)).__name__ == "HfvT5ForConditionalGeneration"
+    byt5 = from_native(native, variant="byt5")
+    assert type(byt5).__name__ == "HfvByT5ForConditionalGeneration"
+    ids = torch.randint(3, 384, (2, 6))
+    with torch.no_grad():
+        assert torch.equal(native(input_ids=ids, decoder_input_ids=ids).logits,
+                           byt5(input_ids=ids, decoder_input_ids=ids).logits)
+    with pytest.raises(ValueError, match="allowed: \\['byt5', 't5'\\]"):
+        from_native(native, variant="bart")
+    native.save_pretrained(tmp_path / "native")
+    assert convert_checkpoint(tmp_path / "native", tmp_path / "ours", variant="byt5").config.model_type == "hfv_byt5"
