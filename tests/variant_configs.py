@@ -2,7 +2,8 @@
 (tests/test_common.py); every family adds its variants here and nowhere else."""
 
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+            max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+            activation_dropout=0.0)
 
 # name -> extra config kwargs over TINY
 TEST_VARIANTS = {

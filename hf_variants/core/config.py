@@ -124,6 +124,9 @@ class HfvConfig(PreTrainedConfig):
     # --- training and tokens -------------------------------------------------------------------
     hidden_dropout_prob: float = 0.1
     attention_probs_dropout_prob: float = 0.1
+    # Dropout between the feed-forward's activation and its output projection (T5's dropout_rate, BART's
+    # activation_dropout); 0 in BERT/GPT-2/LLaMA, which have none there.
+    activation_dropout: float = 0.0
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
     bos_token_id: int | None = None
@@ -197,7 +200,8 @@ class HfvConfig(PreTrainedConfig):
         self._validate_experts()
         if self.sliding_window is not None:
             _positive("sliding_window", self.sliding_window)
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "router_jitter_noise"):
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "activation_dropout", "classifier_dropout",
+                     "router_jitter_noise"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
                 raise ValueError(f"{name}={value!r} must be in [0, 1)")

@@ -80,6 +80,7 @@ NATIVE = NativeMapping(
         ConfigField("encoder_ffn_dim", "intermediate_size"), ConfigField("decoder_ffn_dim", "intermediate_size"),
         ConfigField("activation_function", "hidden_act"), ConfigField("dropout", "hidden_dropout_prob"),
         ConfigField("attention_dropout", "attention_probs_dropout_prob"),
+        ConfigField("activation_dropout", "activation_dropout"),
         ConfigField("init_std", "initializer_range"),
         ConfigField("max_position_embeddings", "max_position_embeddings",
                     to_ours=lambda v: v + _OFFSET, to_native=lambda v: v - _OFFSET),

@@ -41,5 +41,6 @@ def encoder_native_requires(**extra):
         "scale_embedding": False,
         "use_embedding_norm": True,
         "use_final_norm": False,
+        "activation_dropout": 0.0,
         **extra,
     }

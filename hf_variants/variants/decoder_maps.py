@@ -48,6 +48,7 @@ def decoder_native_requires(**extra):
         "use_embedding_norm": False,
         "use_final_norm": True,
         "attention_scale": None,
+        "activation_dropout": 0.0,
         **extra,
     }
 

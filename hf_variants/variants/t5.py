@@ -24,6 +24,7 @@ class HfvT5Config(EncoderDecoderConfig):
     attention_scale: float | None = 1.0  # T5 folds 1/sqrt(d) into its initialisation instead
     hidden_dropout_prob: float = 0.1
     attention_probs_dropout_prob: float = 0.1
+    activation_dropout: float = 0.1
     classifier_dropout: float | None = 0.0
     initializer_range: float = 0.05
     pad_token_id: int | None = 0

@@ -62,6 +62,7 @@ T5_CONFIG_FIELDS = (
     ConfigField("d_model", "hidden_size"), ConfigField("d_kv", "head_dim", native_from_config=lambda c: c.resolved_head_dim), ConfigField("d_ff", "intermediate_size"),
     ConfigField("num_layers", "num_hidden_layers"), ConfigField("num_heads", "num_attention_heads"),
     ConfigField("dropout_rate", "hidden_dropout_prob"), ConfigField("dropout_rate", "attention_probs_dropout_prob"),
+    ConfigField("dropout_rate", "activation_dropout"),
     ConfigField("layer_norm_epsilon", "layer_norm_eps"),
     ConfigField("feed_forward_proj", "ffn_type", to_ours=lambda v: "glu" if v.startswith("gated-") else "mlp",
                 native_from_config=_feed_forward_proj),
@@ -94,6 +95,7 @@ T5_NATIVE = NativeMapping(
         "type_vocab_size": 0,
         "classifier_activation": "tanh",
         "hidden_dropout_prob": lambda c: c.attention_probs_dropout_prob,
+        "activation_dropout": lambda c: c.attention_probs_dropout_prob,  # native T5 has one dropout_rate
     },
     ours_overrides={"type_vocab_size": 0},
 )

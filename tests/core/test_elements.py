@@ -138,3 +138,16 @@ def test_pre_and_post_norm_placement_differ_as_defined():
         mlp = block.mlp(block.mlp_norm(h) if placement == "pre" else h)
         expected = h + mlp if placement == "pre" else block.mlp_norm(h + mlp)
         assert torch.allclose(block(x)[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("ffn_type", ["mlp", "glu"])
+def test_activation_dropout_sits_inside_the_feedforward(ffn_type):
+    from hf_variants.core.feedforward import build_feedforward
+
+    torch.manual_seed(0)
+    ffn = build_feedforward(tiny_config("t5", ffn_type=ffn_type, activation_dropout=0.5))
+    x = torch.randn(2, 5, 32)
+    assert not torch.equal(ffn.train()(x), ffn(x))  # dropout active in training
+    assert torch.equal(ffn.eval()(x), ffn(x))
+    inner = ffn.act_fn(ffn.gate_proj(x)) * ffn.up_proj(x) if ffn_type == "glu" else ffn.act_fn(ffn.up_proj(x))
+    assert torch.allclose(ffn(x), ffn.down_proj(inner), atol=1e-6)

@@ -15,7 +15,7 @@ from hf_variants.variants.bart import HfvBartConfig, HfvBartForConditionalGenera
 from hf_variants.variants.t5 import HfvT5Config, HfvT5ForConditionalGeneration
 
 SIZES = dict(vocab_size=24, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, activation_dropout=0.0)
 # Special ids per variant: (pad, eos, decoder start); content tokens are 4..23.
 MODELS = {
     "t5": (HfvT5ForConditionalGeneration, HfvT5Config(head_dim=16, initializer_range=0.05, **SIZES)),
