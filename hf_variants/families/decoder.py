@@ -17,19 +17,16 @@ from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import (
     BaseModelOutputWithPast,
     CausalLMOutputWithPast,
-    QuestionAnsweringModelOutput,
     SequenceClassifierOutputWithPast,
-    TokenClassifierOutput,
 )
 from transformers.modeling_utils import slice_logits_to_keep
 from transformers.utils.generic import can_return_tuple
 
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
-from ..core.heads import TokenClassificationHead
-from ..core.moe import moe_auxiliary_loss
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
+from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 
 class DecoderConfig(HfvConfig):
@@ -51,15 +48,6 @@ class DecoderModelOutput(BaseModelOutputWithPast):
 class DecoderCausalLMOutput(CausalLMOutputWithPast):
     aux_loss: torch.Tensor | None = None
     router_logits: tuple[torch.Tensor, ...] | None = None
-
-
-def _add_aux_loss(model, loss, outputs, attention_mask=None):
-    """Add the MoE balancing losses (when their coefficients are > 0) to `loss`; returns (loss, aux_loss).
-    Padding positions (`attention_mask` 0) are left out of the balancing loss, as native Mixtral does."""
-    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None), attention_mask)
-    if aux is not None and loss is not None:
-        loss = loss + aux
-    return loss, aux
 
 
 class DecoderPreTrainedModel(HfvPreTrainedModel):
@@ -187,7 +175,7 @@ class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size)
-        loss, aux = _add_aux_loss(self, loss, outputs, attention_mask)
+        loss, aux = add_aux_loss(self, loss, outputs, attention_mask)
         return DecoderCausalLMOutput(
             loss=loss, aux_loss=aux, logits=logits, past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
@@ -251,84 +239,21 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, pooled_logits=pooled_logits, config=self.config)
-        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
         return SequenceClassifierOutputWithPast(
             loss=loss, logits=pooled_logits, past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,
         )
 
 
-class DecoderForTokenClassification(DecoderPreTrainedModel):
-    def __init__(self, config: DecoderConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.model = DecoderModel(config)
-        self.classifier = TokenClassificationHead(config, config.num_labels)
-        self.post_init()
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
-    ) -> TokenClassifierOutput:
-        outputs = self.model(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids, inputs_embeds=inputs_embeds,
-            use_cache=False, token_type_ids=token_type_ids, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, **kwargs,
-        )
-        logits = self.classifier(outputs.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits, labels, self.config)
-        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                     attentions=outputs.attentions)
+class DecoderForTokenClassification(TokenClassificationMixin, DecoderPreTrainedModel):
+    _base_call_kwargs = {"use_cache": False}
+    _base_model = DecoderModel
 
 
-class DecoderForQuestionAnswering(DecoderPreTrainedModel):
-    """Extractive QA: start/end scores per token from one linear layer."""
-
-    def __init__(self, config: DecoderConfig):
-        super().__init__(config)
-        self.model = DecoderModel(config)
-        self.qa_outputs = nn.Linear(config.hidden_size, 2)
-        self.post_init()
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        start_positions: torch.Tensor | None = None,
-        end_positions: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
-    ) -> QuestionAnsweringModelOutput:
-        outputs = self.model(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids, inputs_embeds=inputs_embeds,
-            use_cache=False, token_type_ids=token_type_ids, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, **kwargs,
-        )
-        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
-        start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
-        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
-        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
-                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+class DecoderForQuestionAnswering(QuestionAnsweringMixin, DecoderPreTrainedModel):
+    _base_call_kwargs = {"use_cache": False}
+    _base_model = DecoderModel
 
 
 # Head name -> (class, Auto class name). `declare_variant` builds one subclass per entry.

@@ -15,9 +15,7 @@ from transformers.modeling_outputs import (
     MaskedLMOutput,
     ModelOutput,
     MultipleChoiceModelOutput,
-    QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
-    TokenClassifierOutput,
 )
 from transformers.utils.generic import can_return_tuple
 
@@ -28,11 +26,10 @@ from ..core.heads import (
     MaskedLMHead,
     Pooler,
     SequenceClassificationHead,
-    TokenClassificationHead,
 )
-from ..core.moe import moe_auxiliary_loss
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
+from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 PRETRAINING_HEADS = ("mlm", "mlm+nsp", "mlm+sop", "rtd")
 
@@ -67,17 +64,6 @@ class EncoderPreTrainingOutput(ModelOutput):
     aux_loss: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
-
-
-def _add_aux_loss(model, loss, outputs, attention_mask=None):
-    """Add the MoE balancing losses (when coefficients > 0) to `loss`; returns (loss, aux_loss).
-    Padding positions (`attention_mask` 0) are left out of the balancing loss."""
-    if attention_mask is not None and attention_mask.dim() > 2:  # multiple choice: [batch, choices, seq]
-        attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
-    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None), attention_mask)
-    if aux is not None and loss is not None:
-        loss = loss + aux
-    return loss, aux
 
 
 @dataclass
@@ -184,7 +170,7 @@ class EncoderForMaskedLM(EncoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits.view(-1, self.config.vocab_size).float(), labels.view(-1))
-        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                               attentions=outputs.attentions)
 
@@ -240,7 +226,7 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
             if labels is not None:
                 losses.append(_replaced_token_loss(result.logits, labels, attention_mask))
         loss = sum(losses) if losses else None
-        result.loss, result.aux_loss = _add_aux_loss(self, loss, outputs, attention_mask)
+        result.loss, result.aux_loss = add_aux_loss(self, loss, outputs, attention_mask)
         return result
 
 
@@ -275,7 +261,7 @@ class EncoderForSequenceClassification(EncoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
-        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 
@@ -305,59 +291,21 @@ class EncoderForMultipleChoice(EncoderPreTrainedModel):
                              output_hidden_states=output_hidden_states, **kwargs)
         logits = self.classifier(outputs.last_hidden_state, outputs.pooler_output).view(-1, num_choices)
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
-        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                          attentions=outputs.attentions)
 
 
-class EncoderForTokenClassification(EncoderPreTrainedModel):
-    def __init__(self, config: EncoderConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.model = EncoderModel(config, add_pooling_layer=False)
-        self.classifier = TokenClassificationHead(config, config.num_labels)
-        self.post_init()
-
-    @can_return_tuple
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
-                **kwargs) -> TokenClassifierOutput:
-        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds,
-                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             **kwargs)
-        logits = self.classifier(outputs.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
-        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                     attentions=outputs.attentions)
+class EncoderForTokenClassification(TokenClassificationMixin, EncoderPreTrainedModel):
+    @staticmethod
+    def _base_model(config):
+        return EncoderModel(config, add_pooling_layer=False)
 
 
-class EncoderForQuestionAnswering(EncoderPreTrainedModel):
-    def __init__(self, config: EncoderConfig):
-        super().__init__(config)
-        self.model = EncoderModel(config, add_pooling_layer=False)
-        self.qa_outputs = nn.Linear(config.hidden_size, 2)
-        self.post_init()
-
-    @can_return_tuple
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
-                output_hidden_states=None, **kwargs) -> QuestionAnsweringModelOutput:
-        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds,
-                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             **kwargs)
-        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
-        start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
-        loss, _ = _add_aux_loss(self, loss, outputs, attention_mask)
-        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
-                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+class EncoderForQuestionAnswering(QuestionAnsweringMixin, EncoderPreTrainedModel):
+    @staticmethod
+    def _base_model(config):
+        return EncoderModel(config, add_pooling_layer=False)
 
 
 # Head name -> (class, Auto class name). `declare_variant` builds one subclass per entry.

@@ -1,0 +1,92 @@
+"""Task heads that read one vector per token — identical for encoders and decoders, so written once.
+
+A family combines each mixin with its PreTrainedModel base and says how to build a headless base model
+(`_base_model`) and what to pass it besides the inputs (`_base_call_kwargs`, e.g. no KV cache for decoders).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers.modeling_outputs import QuestionAnsweringModelOutput, TokenClassifierOutput
+from transformers.utils.generic import can_return_tuple
+
+from ..core.heads import TokenClassificationHead
+from ..core.moe import moe_auxiliary_loss
+
+
+def add_aux_loss(model, loss, outputs, attention_mask=None):
+    """Add the MoE balancing losses (when their coefficients are > 0) to `loss`; returns (loss, aux_loss).
+    Padding positions (`attention_mask` 0) are left out of the balancing loss, as native Mixtral does."""
+    if attention_mask is not None and attention_mask.dim() > 2:  # multiple choice: [batch, choices, seq]
+        attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
+    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None), attention_mask)
+    if aux is not None and loss is not None:
+        loss = loss + aux
+    return loss, aux
+
+
+class _PerTokenHeadMixin:
+    _base_call_kwargs: dict = {}
+
+    @staticmethod
+    def _base_model(config) -> nn.Module:
+        raise NotImplementedError
+
+    def _run_base(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions,
+                  output_hidden_states, kwargs):
+        return self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                          position_ids=position_ids, inputs_embeds=inputs_embeds, output_attentions=output_attentions,
+                          output_hidden_states=output_hidden_states, **self._base_call_kwargs, **kwargs)
+
+
+class TokenClassificationMixin(_PerTokenHeadMixin):
+    """dropout -> linear per token; loss = cross-entropy over labelled tokens (-100 ignored)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = self._base_model(config)
+        self.classifier = TokenClassificationHead(config, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
+                inputs_embeds: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+                **kwargs) -> TokenClassifierOutput:
+        outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                                 output_attentions, output_hidden_states, kwargs)
+        logits = self.classifier(outputs.last_hidden_state)
+        loss = self.loss_function(logits, labels, self.config) if labels is not None else None
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                     attentions=outputs.attentions)
+
+
+class QuestionAnsweringMixin(_PerTokenHeadMixin):
+    """Extractive QA: start/end scores per token from one linear layer."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = self._base_model(config)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
+                inputs_embeds: torch.Tensor | None = None, start_positions: torch.Tensor | None = None,
+                end_positions: torch.Tensor | None = None, output_attentions: bool | None = None,
+                output_hidden_states: bool | None = None, **kwargs) -> QuestionAnsweringModelOutput:
+        outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                                 output_attentions, output_hidden_states, kwargs)
+        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
+        start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
+                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
