@@ -1,6 +1,6 @@
 """Mistral (Jiang et al. 2023): LLaMA's architecture with sliding-window attention and GQA by default."""
 
-from ..families.decoder import DECODER_HEADS, DecoderConfig
+from ..families.decoder import DECODER_HEADS
 from .decoder_maps import (
     LLAMA_BASE_RULES,
     LLAMA_CONFIG_FIELDS,
@@ -10,32 +10,18 @@ from .decoder_maps import (
     llama_native_requires,
 )
 from .keymap import KeyMap
+from .llama import HfvLlamaConfig
 from .spec import ConfigField, NativeMapping, declare_variant
 
 
-class HfvMistralConfig(DecoderConfig):
+class HfvMistralConfig(HfvLlamaConfig):
+    """LLaMA's elements; Mistral-7B's sizes, GQA (8 KV heads) and a 4096-token sliding window."""
+
     model_type = "hfv_mistral"
-    vocab_size: int = 32000
-    hidden_size: int = 4096
     intermediate_size: int = 14336
-    num_hidden_layers: int = 32
-    num_attention_heads: int = 32
     num_key_value_heads: int | None = 8
     max_position_embeddings: int = 131072
     sliding_window: int | None = 4096
-    hidden_act: str = "silu"
-    position_embedding_type: str = "rope"
-    norm_type: str = "rmsnorm"
-    layer_norm_eps: float = 1e-6
-    ffn_type: str = "glu"
-    attention_bias: bool = False
-    mlp_bias: bool = False
-    hidden_dropout_prob: float = 0.0
-    attention_probs_dropout_prob: float = 0.0
-    pad_token_id: int | None = None
-    bos_token_id: int | None = 1
-    eos_token_id: int | list[int] | None = 2
-    tie_word_embeddings: bool = False
 
 
 NATIVE = NativeMapping(

@@ -1,6 +1,6 @@
 """Mixtral (Jiang et al. 2024): Mistral's LLaMA-style decoder with every feed-forward a top-2-of-8 SwiGLU mixture."""
 
-from ..families.decoder import DECODER_HEADS, DecoderConfig
+from ..families.decoder import DECODER_HEADS
 from .decoder_maps import (
     LLAMA_BASE_RULES,
     LLAMA_CONFIG_FIELDS,
@@ -9,35 +9,20 @@ from .decoder_maps import (
     llama_native_requires,
 )
 from .keymap import KeyMap
+from .mistral import HfvMistralConfig
 from .spec import ConfigField, NativeMapping, declare_variant
 
 
-class HfvMixtralConfig(DecoderConfig):
+class HfvMixtralConfig(HfvMistralConfig):
+    """Mistral's elements without its window; every feed-forward a top-2-of-8 mixture (Mixtral-8x7B sizes)."""
+
     model_type = "hfv_mixtral"
-    vocab_size: int = 32000
-    hidden_size: int = 4096
-    intermediate_size: int = 14336
-    num_hidden_layers: int = 32
-    num_attention_heads: int = 32
-    num_key_value_heads: int | None = 8
-    max_position_embeddings: int = 131072
+    sliding_window: int | None = None
     rope_parameters: dict | None = None  # set in __post_init__: theta 1e6
-    hidden_act: str = "silu"
-    position_embedding_type: str = "rope"
-    norm_type: str = "rmsnorm"
     layer_norm_eps: float = 1e-5
-    ffn_type: str = "glu"
-    attention_bias: bool = False
-    mlp_bias: bool = False
-    hidden_dropout_prob: float = 0.0
-    attention_probs_dropout_prob: float = 0.0
     num_experts: int = 8
     num_experts_per_tok: int = 2
     router_aux_loss_coef: float = 0.001
-    pad_token_id: int | None = None
-    bos_token_id: int | None = 1
-    eos_token_id: int | list[int] | None = 2
-    tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
         if self.rope_parameters is None:
