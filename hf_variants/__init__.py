@@ -1,7 +1,11 @@
 """hf_variants: the transformer family from one composable core, as native Hugging Face transformers models.
 
 `import hf_variants` registers every variant with the Auto classes (AutoConfig, AutoModel..., AutoTokenizer).
+The tool modules (`convert`, `tokenization`, `objectives`, `data`, `training`, `bench`) are reachable as attributes
+and imported on first use, so `import hf_variants` stays light.
 """
+
+import importlib
 
 from .registry import register_all
 from .variants import VARIANTS
@@ -9,4 +13,11 @@ from .variants import VARIANTS
 register_all()
 
 __version__ = "0.1.0"
-__all__ = ["VARIANTS", "__version__"]
+_SUBMODULES = ("convert", "tokenization", "objectives", "data", "training", "bench", "core", "families", "variants")
+__all__ = ["VARIANTS", "__version__", *_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

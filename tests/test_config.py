@@ -61,3 +61,10 @@ def test_config_round_trips_through_json(tmp_path):
     assert type(loaded) is Bert
     assert loaded.rope_parameters["rope_type"] == "default"
     assert (loaded.norm_type, loaded.ffn_type, loaded.hidden_act) == ("rmsnorm", "glu", "silu")
+
+
+def test_tool_modules_are_package_attributes():
+    assert hf_variants.convert.from_native is not None
+    assert hf_variants.tokenization.train_tokenizer is not None
+    with pytest.raises(AttributeError):
+        hf_variants.no_such_module

@@ -137,12 +137,6 @@ class EncoderModel(EncoderPreTrainedModel):
         )
 
 
-def _base_inputs(kwargs_in: dict) -> dict:
-    keys = ("attention_mask", "token_type_ids", "position_ids", "inputs_embeds", "output_attentions",
-            "output_hidden_states")
-    return {k: kwargs_in[k] for k in keys if k in kwargs_in}
-
-
 class EncoderForMaskedLM(EncoderPreTrainedModel):
     _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
 
