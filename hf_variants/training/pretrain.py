@@ -72,7 +72,9 @@ def _texts(dataset) -> tuple[list[str], list[str]]:
 
 
 def _documents(texts: list[str], per_document: int = 20) -> list[str]:
-    """Consecutive speeches grouped into documents, so sentence-pair tasks have neighbours to pick from."""
+    """Consecutive speeches grouped into documents, so sentence-pair tasks have neighbours to pick from (and at
+    least two documents, which NSP needs for its random second segments)."""
+    per_document = max(1, min(per_document, len(texts) // 2))
     return [" ".join(texts[i:i + per_document]) for i in range(0, len(texts), per_document)]
 
 

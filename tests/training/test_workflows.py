@@ -11,6 +11,7 @@ from transformers import (
     AutoTokenizer,
 )
 
+import hf_variants
 from hf_variants.cli import main
 from hf_variants.training import finetune, pretrain
 
@@ -126,3 +127,11 @@ def test_seq2seq_and_causal_lm_finetuning(tmp_path):
     assert metrics["validation_perplexity"] > 1
     with pytest.raises(ValueError, match="needs an encoder-decoder model"):
         finetune(str(llama), "seq2seq", str(tmp_path / "bad"), data=_write_jsonl(tmp_path / "q.jsonl", pairs))
+
+
+@pytest.mark.parametrize("variant", sorted(hf_variants.VARIANTS))
+def test_every_variant_pretrains_with_its_objective(variant, tmp_path):
+    metrics = pretrain(variant, str(tmp_path / variant), steps=2, batch_size=4, max_examples=120, max_validation=8,
+                       quiet=True)
+    assert metrics["validation_loss"] > 0
+    assert (tmp_path / variant / "model.safetensors").exists()
