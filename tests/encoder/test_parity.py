@@ -90,3 +90,15 @@ def test_checkpoint_directories_convert_both_ways(tmp_path):
     assert type(back) is transformers.BertForMaskedLM
     with pytest.raises(FileExistsError, match="overwrite"):
         convert_checkpoint(tmp_path / "native", tmp_path / "ours")
+
+
+def test_hfv_convert_command(tmp_path, capsys):
+    from hf_variants.cli import main
+
+    native = transformers.DistilBertForMaskedLM(NATIVE_CONFIGS["DistilBert"]())
+    native.save_pretrained(tmp_path / "native")
+    assert main(["convert", str(tmp_path / "native"), str(tmp_path / "ours")]) == 0
+    assert "HfvDistilBertForMaskedLM" in capsys.readouterr().out
+    assert main(["convert", str(tmp_path / "native"), str(tmp_path / "ours")]) == 2  # refuses to overwrite
+    assert "overwrite" in capsys.readouterr().err
+    assert main(["convert", str(tmp_path / "ours"), str(tmp_path / "back"), "--overwrite"]) == 0
