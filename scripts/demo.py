@@ -63,8 +63,14 @@ def unigram_perplexity(tokenizer, train_texts, validation_texts) -> float:
 
 def main() -> int:
     start = time.time()
-    if RUNS.exists():
-        shutil.rmtree(RUNS)  # the demo's own scratch folder, recreated on every run
+    marker = RUNS / ".hfv-demo"  # only a folder this demo made is ever deleted
+    if RUNS.exists() and any(RUNS.iterdir()):
+        if not marker.exists():
+            print(f"{RUNS} exists and was not made by this demo; move it or set DEMO_OUTPUT", file=sys.stderr)
+            return 2
+        shutil.rmtree(RUNS)
+    RUNS.mkdir(parents=True, exist_ok=True)
+    marker.write_text("scratch output of scripts/demo.py; deleted and rebuilt on every run\n")
     torch.manual_seed(0)
     print(f"hf_variants {hf_variants.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     plays, reviews = data.shakespeare(), data.movie_reviews()
