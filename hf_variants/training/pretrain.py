@@ -22,7 +22,7 @@ from .. import data as datasets_module
 from .. import objectives
 from ..tokenization import train_tokenizer
 from ..variants import VARIANTS
-from .runner import RunSettings, command_line, finish, prepare_output, train
+from .runner import RunSettings, command_line, finish, last_checkpoint, prepare_output, train
 
 # Model size presets; "base" keeps the variant's own (paper) sizes.
 SIZES = {
@@ -143,6 +143,9 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
         raise ValueError(f"--teacher is for distillation into distilbert, not {variant!r}")
     if teacher:  # the student must read the teacher's tokens
         tokenizer = tokenizer or teacher
+    checkpoint = last_checkpoint(output_dir) if resume else None
+    if checkpoint and not tokenizer:  # a retrained tokenizer could number tokens differently: reuse the saved one
+        tokenizer = checkpoint
     if tokenizer:
         tok = AutoTokenizer.from_pretrained(tokenizer)
     else:
@@ -152,6 +155,9 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
     config._attn_implementation = attn_implementation
     model, train_set, validation_set, collator = _prepare(variant, config, tok, train_texts, validation_texts,
                                                           max_length)
+    if checkpoint and isinstance(model, objectives.ElectraPreTrainingModel):
+        # Trainer's resume restores only the root (discriminator) weights; the generator lives in a subfolder.
+        model = objectives.ElectraPreTrainingModel.from_pretrained(checkpoint)
     print(f"pretraining hfv_{variant} ({size}, {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"objective {VARIANTS[variant].objective}) for {steps} steps on {len(train_set):,} examples")
     settings = RunSettings(output=output_dir, steps=steps, batch_size=batch_size, learning_rate=learning_rate,

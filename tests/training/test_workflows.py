@@ -135,3 +135,23 @@ def test_every_variant_pretrains_with_its_objective(variant, tmp_path):
                        quiet=True)
     assert metrics["validation_loss"] > 0
     assert (tmp_path / variant / "model.safetensors").exists()
+
+
+def test_electra_resume_restores_generator_and_tokenizer(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from hf_variants.training.runner import last_checkpoint
+
+    output = tmp_path / "electra"
+    pretrain("electra", str(output), steps=2, batch_size=4, max_examples=120, max_validation=8, quiet=True)
+    checkpoint = last_checkpoint(output)
+    saved_generator = load_file(f"{checkpoint}/generator/model.safetensors")
+    vocab_before = AutoTokenizer.from_pretrained(checkpoint).get_vocab()
+    resumed = pretrain("electra", str(output), steps=3, batch_size=4, max_examples=120, max_validation=8,
+                       resume=True, learning_rate=0.0, quiet=True)  # lr 0: weights must stay what was saved
+    assert resumed["validation_epoch"] > 0
+    final_generator = load_file(f"{output}/generator/model.safetensors")
+    key = next(k for k in saved_generator if k.endswith("lm_head.dense.weight"))
+    assert torch.equal(saved_generator[key], final_generator[key])
+    assert AutoTokenizer.from_pretrained(output).get_vocab() == vocab_before
