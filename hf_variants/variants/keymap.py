@@ -57,6 +57,10 @@ class KeyMap:
     def rename(self, key: str, to_ours: bool, has_base_prefix: bool, head: str = "") -> str | None:
         """Map one key; None when no rule matches."""
         ours_prefix, native_prefix = "model.", self.native_prefix_for.get(head, self.native_prefix) + "."
+        # Head-specific rules see whole keys first, so a head can claim a base-model weight (RoBERTa's multiple
+        # choice classifies from `roberta.pooler`, which our head holds as `classifier.dense`).
+        if has_base_prefix and (claimed := self._rename(key, self.head_rules_for.get(head, ()), to_ours)) is not None:
+            return claimed
         if not has_base_prefix:
             return self._rename(key, self.base_rules, to_ours)
         if native_prefix == ".":  # native head keeps base weights at its top level (T5ForConditionalGeneration)

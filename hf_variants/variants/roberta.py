@@ -37,7 +37,11 @@ NATIVE = NativeMapping(
             ("classifier.out_proj", "classifier.out_proj"),
             ("qa_outputs", "qa_outputs"),
         ),
-        head_rules_for={"ForTokenClassification": (("classifier", "classifier.out_proj"),)},
+        head_rules_for={
+            "ForTokenClassification": (("classifier", "classifier.out_proj"),),
+            # native multiple choice scores tanh(pooler(first token)): our dense + tanh classifier head
+            "ForMultipleChoice": (("roberta.pooler.dense", "classifier.dense"), ("classifier", "classifier.out_proj")),
+        },
     ),
     config_fields=BERT_CONFIG_FIELDS,
     requires=encoder_native_requires(

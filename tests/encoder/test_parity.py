@@ -18,8 +18,9 @@ NATIVE_CONFIGS = {
 }
 HEADS = ["Model", "ForMaskedLM", "ForPreTraining", "ForSequenceClassification", "ForTokenClassification",
          "ForQuestionAnswering", "ForMultipleChoice"]
-# Native heads whose layout differs from ours (documented in the README): RoBERTa's and ELECTRA's multiple choice.
-NOT_CONVERTIBLE = {("Roberta", "ForMultipleChoice"), ("Electra", "ForMultipleChoice")}
+# Native heads whose layout differs from ours (documented in the README): ELECTRA's multiple choice (a
+# config-dependent SequenceSummary).
+NOT_CONVERTIBLE = {("Electra", "ForMultipleChoice")}
 CASES = [(p, h) for p in NATIVE_CONFIGS for h in HEADS
          if getattr(transformers, p + h, None) is not None and (p, h) not in NOT_CONVERTIBLE]
 
