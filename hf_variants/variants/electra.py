@@ -51,13 +51,20 @@ NATIVE = NativeMapping(
             ("classifier.out_proj", "classifier.out_proj"),
             ("qa_outputs", "qa_outputs"),
         ),
-        head_rules_for={"ForTokenClassification": (("classifier", "classifier.out_proj"),)},
+        head_rules_for={
+            "ForTokenClassification": (("classifier", "classifier.out_proj"),),
+            # native multiple choice: first token -> summary dense -> gelu -> classifier, i.e. our head's layout
+            "ForMultipleChoice": (("sequence_summary.summary", "classifier.dense"),
+                                  ("classifier", "classifier.out_proj")),
+        },
     ),
     config_fields=BERT_CONFIG_FIELDS + ("embedding_size",),
     requires=encoder_native_requires(
         position_embedding_type="learned", position_offset=0, pad_aware_positions=False,
         num_hidden_groups=lambda c: c.num_hidden_layers, mlm_head_act="gelu", classifier_pooling="head",
         classifier_activation="gelu"),
+    # The sequence-summary settings native multiple choice reads; ours is the default layout.
+    native_requires={"summary_type": "first", "summary_use_proj": True, "summary_activation": "gelu"},
 )
 
 SPEC = declare_variant(

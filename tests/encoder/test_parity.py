@@ -18,11 +18,7 @@ NATIVE_CONFIGS = {
 }
 HEADS = ["Model", "ForMaskedLM", "ForPreTraining", "ForSequenceClassification", "ForTokenClassification",
          "ForQuestionAnswering", "ForMultipleChoice"]
-# Native heads whose layout differs from ours (documented in the README): ELECTRA's multiple choice (a
-# config-dependent SequenceSummary).
-NOT_CONVERTIBLE = {("Electra", "ForMultipleChoice")}
-CASES = [(p, h) for p in NATIVE_CONFIGS for h in HEADS
-         if getattr(transformers, p + h, None) is not None and (p, h) not in NOT_CONVERTIBLE]
+CASES = [(p, h) for p in NATIVE_CONFIGS for h in HEADS if getattr(transformers, p + h, None) is not None]
 
 
 def padded_inputs(config, multiple_choice: bool):
@@ -103,3 +99,10 @@ def test_hfv_convert_command(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "native"), str(tmp_path / "ours")]) == 2  # refuses to overwrite
     assert "overwrite" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "ours"), str(tmp_path / "back"), "--overwrite"]) == 0
+
+
+def test_electra_multiple_choice_with_another_summary_is_refused():
+    config = NATIVE_CONFIGS["Electra"]()
+    config.summary_activation = "tanh"
+    with pytest.raises(ValueError, match="summary_activation='tanh'"):
+        from_native(transformers.ElectraForMultipleChoice(config))
