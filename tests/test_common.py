@@ -167,6 +167,17 @@ def test_hidden_states_and_attentions(name):
     assert torch.allclose(rows, torch.ones_like(rows), atol=1e-5), "attention rows are probability distributions"
 
 
+@pytest.mark.parametrize("name", VARIANT_NAMES)
+@pytest.mark.parametrize("backend", ["sdpa", "flex_attention"])
+def test_output_attentions_does_not_change_outputs(name, backend):
+    """Asking for attention weights switches the kernel to eager; the masks must follow (padded batch)."""
+    model = build(name, backend)
+    inputs = batch(name, model.config)
+    with torch.no_grad():
+        plain, with_weights = model(**inputs).logits, model(**inputs, output_attentions=True).logits
+    assert compare_real(name, plain, with_weights, inputs["attention_mask"]) < ATOL
+
+
 def _loss(model, inputs):
     labels = inputs["decoder_input_ids"] if "decoder_input_ids" in inputs else inputs["input_ids"]
     kwargs = {k: v for k, v in inputs.items() if k != "decoder_input_ids"}

@@ -13,6 +13,7 @@ from torch import nn
 from transformers.cache_utils import Cache, EncoderDecoderCache
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from .masks import additive
 from .positions import apply_rotary
 
 
@@ -116,6 +117,8 @@ class Attention(nn.Module):
         implementation = attn_implementation or self.config._attn_implementation
         if output_attentions:
             implementation = "eager"  # only the eager kernel materialises the weights
+        if implementation == "eager":  # a mask built for sdpa (True = attend) must become additive here
+            attention_mask = additive(attention_mask, query.dtype)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
         output, weights = interface(
             self,

@@ -2,7 +2,8 @@
 
 transformers returns whatever the configured backend wants (None, bool, float or a flex BlockMask). Bias-style
 positions need a float tensor with one bias per head, which only the eager and sdpa kernels take, so with a bias
-the mask is built in eager form and flex/flash calls are served by sdpa (see `bias_attention_backend`).
+the mask is built in eager form and flex/flash calls are served by sdpa; `output_attentions` needs the eager kernel
+and its masks (see `attention_backend`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,33 @@ from transformers.masking_utils import (
 )
 
 
-def _eager_view(config):
-    """A shallow copy of `config` whose attention backend is eager, to ask transformers for a float mask."""
+def _view(config, backend: str | None):
+    """`config`, or a shallow copy whose attention backend is `backend`, to ask transformers for that mask form."""
+    if backend is None or backend == config._attn_implementation:
+        return config
     view = copy.copy(config)
-    view._attn_implementation = "eager"
+    view._attn_implementation = backend
     return view
 
 
-def bias_attention_backend(config) -> str:
-    """The backend used when an additive per-head bias is in the mask."""
-    return config._attn_implementation if config._attn_implementation in ("eager", "sdpa") else "sdpa"
+def attention_backend(config, has_bias: bool, output_attentions: bool) -> str | None:
+    """The backend this forward must use, or None for the configured one.
+
+    Attention weights are only materialised by the eager kernel; a per-head additive bias is only taken by eager
+    and sdpa (flex/flash calls are then served by sdpa). Masks must be built for the backend actually used.
+    """
+    if output_attentions:
+        return "eager"
+    if has_bias and config._attn_implementation not in ("eager", "sdpa"):
+        return "sdpa"
+    return None
+
+
+def additive(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """A boolean mask (True = attend) as an additive float mask; other masks unchanged."""
+    if mask is None or not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        return mask
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
 
 
 def self_attention_mask(
@@ -37,9 +55,11 @@ def self_attention_mask(
     past_key_values=None,
     position_ids: torch.Tensor | None = None,
     bias: torch.Tensor | None = None,
+    backend: str | None = None,
 ):
-    """Mask for self-attention; with `bias` ([1, heads, q, k]) the result is a float mask with the bias added."""
-    mask_config = config if bias is None else _eager_view(config)
+    """Mask for self-attention in the form `backend` (default: the config's) takes; with `bias` ([1, heads, q, k])
+    the result is a float mask with the bias added."""
+    mask_config = _view(config, "eager" if bias is not None else backend)
     if not is_causal:
         kwargs = {} if bias is None else {"allow_is_bidirectional_skip": False}
         mask = create_bidirectional_mask(mask_config, inputs_embeds, attention_mask, **kwargs)
@@ -51,21 +71,18 @@ def self_attention_mask(
         mask = builder(mask_config, inputs_embeds, attention_mask, past_key_values, position_ids=position_ids,
                        **kwargs)
     if bias is None:
-        return mask
+        return additive(mask, inputs_embeds.dtype) if backend == "eager" else mask
     if mask is None:
         return bias.to(inputs_embeds.dtype)
     dtype = inputs_embeds.dtype
-    if mask.dtype == torch.bool:  # a mask prepared by `generate` for a static cache: True = attend
-        mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
-    return mask.to(dtype) + bias.to(dtype)
+    # a boolean mask may come ready-made from `generate` (static cache): True = attend
+    return additive(mask, dtype).to(dtype) + bias.to(dtype)
 
 
 def cross_attention_mask(config, inputs_embeds, encoder_hidden_states, encoder_attention_mask,
                          backend: str | None = None):
     """Mask hiding padded encoder positions from the decoder, in the form `backend` (default: the config's) takes."""
-    if backend is not None and backend != config._attn_implementation:
-        config = copy.copy(config)
-        config._attn_implementation = backend
-    return create_bidirectional_mask(
-        config, inputs_embeds, encoder_attention_mask, encoder_hidden_states=encoder_hidden_states
+    mask = create_bidirectional_mask(
+        _view(config, backend), inputs_embeds, encoder_attention_mask, encoder_hidden_states=encoder_hidden_states
     )
+    return additive(mask, inputs_embeds.dtype) if backend == "eager" else mask

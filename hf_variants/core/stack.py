@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .block import TransformerBlock
-from .masks import bias_attention_backend, cross_attention_mask, self_attention_mask
+from .masks import attention_backend, cross_attention_mask, self_attention_mask
 from .norms import build_norm
 from .positions import RotaryEmbedding, build_position_bias
 
@@ -77,16 +77,16 @@ class TransformerStack(nn.Module):
             position_ids = slots.unsqueeze(0)
 
         bias = None
-        attn_implementation = None
         if self.position_bias is not None:
             bias = self.position_bias(slots, *self._key_span(past_key_values, past_length, seq_length))
-            attn_implementation = bias_attention_backend(self.config)
+        # every mask is built for the kernel that will run (a bias or output_attentions may change it)
+        attn_implementation = attention_backend(self.config, bias is not None, output_attentions)
         mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, past_key_values,
-                                   position_ids, bias)
+                                   position_ids, bias, backend=attn_implementation)
         cross_mask = None
         if encoder_hidden_states is not None:
             cross_mask = cross_attention_mask(self.config, hidden_states, encoder_hidden_states, encoder_attention_mask,
-                                              backend=attn_implementation)  # a bias may have forced the backend
+                                              backend=attn_implementation)
         rotary = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
 
         all_hidden = [hidden_states] if output_hidden_states else None
