@@ -224,3 +224,14 @@ def test_resize_token_embeddings(name):
     inputs = batch(name, model.config)
     inputs["input_ids"][0, 0] = old + 6
     assert logits_of(model, inputs).shape[-1] == old + 7
+
+
+@pytest.mark.parametrize("name", VARIANT_NAMES)
+def test_bfloat16_forward_tracks_float32(name):
+    reference = build(name, "sdpa")
+    inputs = batch(name, reference.config)
+    low = build(name, "sdpa").to(torch.bfloat16)
+    with torch.no_grad():
+        expected, actual = reference(**inputs).logits, low(**inputs).logits
+    assert actual.dtype == torch.bfloat16
+    assert compare_real(name, expected, actual.float(), inputs["attention_mask"]) < 0.05  # bf16 has ~3 digits
