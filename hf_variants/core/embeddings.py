@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from .config import ABSOLUTE_POSITION_TYPES
 from .norms import build_norm
 from .positions import SinusoidalPositionEmbedding, absolute_position_ids
 
@@ -90,6 +91,21 @@ class Embeddings(nn.Module):
         if self.projection is not None:
             embeddings = self.projection(embeddings)
         return embeddings
+
+    def check_length(self, seq_length: int, past_length: int = 0) -> None:
+        """Refuse a sequence longer than the absolute position table, naming both lengths (instead of an index
+        error deep in the embedding lookup)."""
+        config = self.config
+        if config.position_embedding_type not in ABSOLUTE_POSITION_TYPES:
+            return
+        limit = config.max_position_embeddings - config.position_offset
+        if config.pad_aware_positions:
+            limit -= config.pad_token_id + 1
+        if past_length + seq_length > limit:
+            raise ValueError(
+                f"sequence length {past_length + seq_length} exceeds the {limit} positions this model has "
+                f"(max_position_embeddings={config.max_position_embeddings})"
+            )
 
     @staticmethod
     def _check_ids(name: str, ids: torch.Tensor, size: int) -> None:

@@ -66,10 +66,15 @@ class TransformerStack(nn.Module):
         past_key_values=None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         **kwargs,
     ) -> StackOutput:
+        """`output_attentions` / `output_hidden_states` default to the config's settings."""
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
         seq_length = hidden_states.shape[1]
         slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)

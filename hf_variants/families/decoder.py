@@ -103,9 +103,6 @@ class DecoderModel(DecoderPreTrainedModel):
             attention_mask = attention_mask.to(reference.device)
 
         hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids, past_length)
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        if output_hidden_states is None:
-            output_hidden_states = self.config.output_hidden_states
         stack = self.decoder(
             hidden,
             attention_mask=attention_mask,

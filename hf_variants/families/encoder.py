@@ -107,20 +107,9 @@ class EncoderModel(EncoderPreTrainedModel):
     ) -> EncoderModelOutput:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        seq_length = (input_ids if input_ids is not None else inputs_embeds).shape[1]
-        if self.config.position_embedding_type in ("learned", "sinusoidal") and position_ids is None:
-            limit = self.config.max_position_embeddings - self.config.position_offset
-            if self.config.pad_aware_positions:
-                limit -= self.config.pad_token_id + 1
-            if seq_length > limit:
-                raise ValueError(
-                    f"sequence length {seq_length} exceeds the {limit} positions this model has "
-                    f"(max_position_embeddings={self.config.max_position_embeddings})"
-                )
+        if position_ids is None:
+            self.embeddings.check_length((input_ids if input_ids is not None else inputs_embeds).shape[1])
         hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids)
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        if output_hidden_states is None:
-            output_hidden_states = self.config.output_hidden_states
         stack = self.encoder(
             hidden,
             attention_mask=attention_mask,

@@ -24,7 +24,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils.generic import can_return_tuple
 
-from ..core.config import ABSOLUTE_POSITION_TYPES, HfvConfig
+from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings, build_word_embeddings
 from ..core.heads import SequenceClassificationHead
 from ..core.moe import moe_auxiliary_loss
@@ -117,16 +117,6 @@ class Seq2SeqStack(TransformerStack):
     def set_embed_tokens(self, embed_tokens: nn.Embedding) -> None:
         self.__dict__["embed_tokens"] = embed_tokens  # bypasses nn.Module registration on purpose
 
-    def _check_length(self, seq_length: int, past_length: int) -> None:
-        config = self.config
-        if config.position_embedding_type in ABSOLUTE_POSITION_TYPES:
-            limit = config.max_position_embeddings - config.position_offset
-            if past_length + seq_length > limit:
-                raise ValueError(
-                    f"sequence length {past_length + seq_length} exceeds the {limit} positions this model has "
-                    f"(max_position_embeddings={config.max_position_embeddings})"
-                )
-
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -155,11 +145,8 @@ class Seq2SeqStack(TransformerStack):
             inputs_embeds = self.embed_tokens(input_ids)
         past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
         if position_ids is None:
-            self._check_length(inputs_embeds.shape[1], past_length)
+            self.embeddings.check_length(inputs_embeds.shape[1], past_length)
         hidden = self.embeddings(input_ids, inputs_embeds, position_ids=position_ids, past_length=past_length)
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        if output_hidden_states is None:
-            output_hidden_states = self.config.output_hidden_states
         for name in ("cache_position", "return_dict"):  # positions come from the cache length; always a ModelOutput
             kwargs.pop(name, None)
         stack = super().forward(
