@@ -56,6 +56,15 @@ class HfvTokenizerBase(TokenizersBackend):
     def _template(self) -> processors.PostProcessor | None:
         return None
 
+    def _cls_sep_template(self) -> processors.PostProcessor:
+        """BERT's `[CLS] A [SEP] B [SEP]` with token types 0/1 (BERT-style WordPiece and ALBERT)."""
+        cls, sep = self._tid(self.cls_token), self._tid(self.sep_token)
+        return processors.TemplateProcessing(
+            single=f"{cls[0]}:0 $A:0 {sep[0]}:0",
+            pair=f"{cls[0]}:0 $A:0 {sep[0]}:0 $B:1 {sep[0]}:1",
+            special_tokens=[cls, sep],
+        )
+
     def _tid(self, token: Any) -> tuple[str, int]:
         token = str(token)
         token_id = self._tokenizer.token_to_id(token)
@@ -116,12 +125,7 @@ class HfvWordPieceTokenizer(HfvTokenizerBase):
         )
 
     def _template(self) -> processors.PostProcessor:
-        cls, sep = self._tid(self.cls_token), self._tid(self.sep_token)
-        return processors.TemplateProcessing(
-            single=f"{cls[0]}:0 $A:0 {sep[0]}:0",
-            pair=f"{cls[0]}:0 $A:0 {sep[0]}:0 $B:1 {sep[0]}:1",
-            special_tokens=[cls, sep],
-        )
+        return self._cls_sep_template()
 
 
 class HfvBertTokenizer(HfvWordPieceTokenizer):
@@ -373,12 +377,7 @@ class HfvAlbertTokenizer(HfvUnigramTokenizer):
         return steps
 
     def _template(self) -> processors.PostProcessor:
-        cls, sep = self._tid(self.cls_token), self._tid(self.sep_token)
-        return processors.TemplateProcessing(
-            single=f"{cls[0]}:0 $A:0 {sep[0]}:0",
-            pair=f"{cls[0]}:0 $A:0 {sep[0]}:0 $B:1 {sep[0]}:1",
-            special_tokens=[cls, sep],
-        )
+        return self._cls_sep_template()
 
 
 class HfvT5Tokenizer(HfvUnigramTokenizer):
