@@ -1,6 +1,9 @@
 """Key-map rules and native requirements shared by the decoder variants (LLaMA-style checkpoints: LLaMA, Mistral,
 and the attention/norm part of Mixtral)."""
 
+from .keymap import KeyMap
+from .spec import ConfigField
+
 LLAMA_BASE_RULES = (
     ("embed_tokens", "embeddings.word_embeddings"),
     ("layers.{i}.self_attn.q_proj", "decoder.layers.{i}.self_attn.q_proj"),
@@ -31,7 +34,15 @@ LLAMA_CONFIG_FIELDS = (
     "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
     "num_key_value_heads", "head_dim", "hidden_act", "max_position_embeddings", "initializer_range",
     "rope_parameters", "pad_token_id", "bos_token_id", "eos_token_id",
+    ConfigField("rms_norm_eps", "layer_norm_eps"),
+    ConfigField("attention_dropout", "attention_probs_dropout_prob"),
 )
+
+
+def llama_key_map(feedforward_rules=LLAMA_MLP_RULES, **options) -> KeyMap:
+    """The key map of LLaMA-style natives (`model.` base, generic heads); Mixtral swaps the feed-forward rules."""
+    return KeyMap(native_prefix="model", base_rules=LLAMA_BASE_RULES + feedforward_rules,
+                  head_rules=LLAMA_HEAD_RULES, head_rules_for=LLAMA_HEAD_RULES_FOR, **options)
 
 
 def decoder_native_requires(**extra):

@@ -2,15 +2,11 @@
 
 from ..families.decoder import DECODER_HEADS, DecoderConfig
 from .decoder_maps import (
-    LLAMA_BASE_RULES,
     LLAMA_CONFIG_FIELDS,
-    LLAMA_HEAD_RULES,
-    LLAMA_HEAD_RULES_FOR,
-    LLAMA_MLP_RULES,
+    llama_key_map,
     llama_native_requires,
 )
-from .keymap import KeyMap
-from .spec import ConfigField, NativeMapping, declare_variant
+from .spec import NativeMapping, declare_variant
 
 
 class HfvLlamaConfig(DecoderConfig):
@@ -39,18 +35,8 @@ class HfvLlamaConfig(DecoderConfig):
 NATIVE = NativeMapping(
     model_type="llama",
     class_prefix="Llama",
-    key_map=KeyMap(
-        native_prefix="model",
-        base_rules=LLAMA_BASE_RULES + LLAMA_MLP_RULES,
-        head_rules=LLAMA_HEAD_RULES,
-        head_rules_for=LLAMA_HEAD_RULES_FOR,
-        native_prefix_for={"ForQuestionAnswering": "transformer"},
-    ),
-    config_fields=LLAMA_CONFIG_FIELDS + (
-        "attention_bias", "mlp_bias",
-        ConfigField("rms_norm_eps", "layer_norm_eps"),
-        ConfigField("attention_dropout", "attention_probs_dropout_prob"),
-    ),
+    key_map=llama_key_map(native_prefix_for={"ForQuestionAnswering": "transformer"}),
+    config_fields=LLAMA_CONFIG_FIELDS + ("attention_bias", "mlp_bias"),
     requires=llama_native_requires(sliding_window=None),
 )
 

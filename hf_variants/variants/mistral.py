@@ -2,16 +2,12 @@
 
 from ..families.decoder import DECODER_HEADS
 from .decoder_maps import (
-    LLAMA_BASE_RULES,
     LLAMA_CONFIG_FIELDS,
-    LLAMA_HEAD_RULES,
-    LLAMA_HEAD_RULES_FOR,
-    LLAMA_MLP_RULES,
+    llama_key_map,
     llama_native_requires,
 )
-from .keymap import KeyMap
 from .llama import HfvLlamaConfig
-from .spec import ConfigField, NativeMapping, declare_variant
+from .spec import NativeMapping, declare_variant
 
 
 class HfvMistralConfig(HfvLlamaConfig):
@@ -27,17 +23,8 @@ class HfvMistralConfig(HfvLlamaConfig):
 NATIVE = NativeMapping(
     model_type="mistral",
     class_prefix="Mistral",
-    key_map=KeyMap(
-        native_prefix="model",
-        base_rules=LLAMA_BASE_RULES + LLAMA_MLP_RULES,
-        head_rules=LLAMA_HEAD_RULES,
-        head_rules_for=LLAMA_HEAD_RULES_FOR,
-    ),
-    config_fields=LLAMA_CONFIG_FIELDS + (
-        "sliding_window",
-        ConfigField("rms_norm_eps", "layer_norm_eps"),
-        ConfigField("attention_dropout", "attention_probs_dropout_prob"),
-    ),
+    key_map=llama_key_map(),
+    config_fields=LLAMA_CONFIG_FIELDS + ("sliding_window",),
     requires=llama_native_requires(attention_bias=False, mlp_bias=False),
 )
 

@@ -2,13 +2,10 @@
 
 from ..families.decoder import DECODER_HEADS
 from .decoder_maps import (
-    LLAMA_BASE_RULES,
     LLAMA_CONFIG_FIELDS,
-    LLAMA_HEAD_RULES,
-    LLAMA_HEAD_RULES_FOR,
+    llama_key_map,
     llama_native_requires,
 )
-from .keymap import KeyMap
 from .mistral import HfvMistralConfig
 from .spec import ConfigField, NativeMapping, declare_variant
 
@@ -36,17 +33,10 @@ MIXTRAL_MOE_RULES = (("layers.{i}.mlp", "decoder.layers.{i}.mlp"),)
 NATIVE = NativeMapping(
     model_type="mixtral",
     class_prefix="Mixtral",
-    key_map=KeyMap(
-        native_prefix="model",
-        base_rules=LLAMA_BASE_RULES + MIXTRAL_MOE_RULES,
-        head_rules=LLAMA_HEAD_RULES,
-        head_rules_for=LLAMA_HEAD_RULES_FOR,
-    ),
+    key_map=llama_key_map(MIXTRAL_MOE_RULES),
     config_fields=LLAMA_CONFIG_FIELDS + (
         "sliding_window", "num_experts_per_tok", "router_aux_loss_coef", "router_jitter_noise",
         ConfigField("num_local_experts", "num_experts"),
-        ConfigField("rms_norm_eps", "layer_norm_eps"),
-        ConfigField("attention_dropout", "attention_probs_dropout_prob"),
     ),
     requires=llama_native_requires(
         attention_bias=False, mlp_bias=False,
