@@ -8,8 +8,17 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 # Pytest workers: 2 on the 2-core reference machine.
 WORKERS ?= 2
+# The lowest transformers release we support (pyproject.toml's lower bound; a test checks they agree).
+# `make test-lowest` runs the release-sensitive tests against it in a second venv.
+TRANSFORMERS_LOWEST ?= 5.23.0
+LOWEST_VENV := .venv-transformers-$(TRANSFORMERS_LOWEST)
+LOWEST_PY := $(LOWEST_VENV)/bin/python
+# Parity with native, generation, cache and checkpointing: what a transformers release can silently break.
+RELEASE_TESTS := tests/test_transformers_release.py tests/decoder/test_parity.py tests/decoder/test_elements.py \
+	tests/encoder_decoder/test_parity.py tests/encoder/test_parity.py tests/moe/test_mixtral_parity.py \
+	tests/moe/test_switch.py tests/test_common.py
 
-.PHONY: install data test demo bench lint clean
+.PHONY: install data test test-lowest demo bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +37,17 @@ data: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests
 
+$(LOWEST_VENV)/.installed: pyproject.toml
+	test -x $(LOWEST_PY) || $(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_PY) -m pip install -q --upgrade pip
+	$(LOWEST_PY) -m pip install -q torch==2.13.0
+	$(LOWEST_PY) -m pip install -q -e '.[dev]' 'transformers==$(TRANSFORMERS_LOWEST)'
+	touch $@
+
+# The same tests against another transformers release: make test-lowest TRANSFORMERS_LOWEST=5.23.0
+test-lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_PY) -m pytest -n $(WORKERS) --dist loadfile $(RELEASE_TESTS)
+
 demo: data
 	$(PY) scripts/demo.py
 
@@ -38,5 +58,5 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check hf_variants tests scripts
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache bench/results.json
+	rm -rf $(VENV) .venv-transformers-* build dist *.egg-info .pytest_cache .ruff_cache bench/results.json
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

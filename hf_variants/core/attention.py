@@ -10,9 +10,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from transformers.cache_utils import Cache, EncoderDecoderCache
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
 from .masks import additive
 from .positions import apply_rotary
 
@@ -76,9 +75,9 @@ class Attention(nn.Module):
     def _project(self, proj: nn.Linear, states: torch.Tensor) -> torch.Tensor:
         return proj(states).view(*states.shape[:-1], -1, self.head_dim).transpose(1, 2)
 
-    def _cross_key_values(self, key_value_states, past_key_values, layer_idx):
+    def _cross_key_values(self, key_value_states, cache, layer_idx):
         """Encoder keys/values, computed once per generation and then read from the cross-attention cache."""
-        cache = past_key_values if isinstance(past_key_values, EncoderDecoderCache) else None
+        cache = cache if isinstance(cache, EncoderDecoderCache) else None
         if cache is not None and cache.is_updated.get(layer_idx):
             layer = cache.cross_attention_cache.layers[layer_idx]
             return layer.keys, layer.values
@@ -93,7 +92,7 @@ class Attention(nn.Module):
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         key_value_states: torch.Tensor | None = None,
         layer_idx: int | None = None,
         attn_implementation: str | None = None,
@@ -103,13 +102,12 @@ class Attention(nn.Module):
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
         query = self._project(self.q_proj, hidden_states)
         if self.is_cross_attention:
-            key, value = self._cross_key_values(key_value_states, past_key_values, layer_idx)
+            key, value = self._cross_key_values(key_value_states, cache, layer_idx)
         else:
             key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
             if position_embeddings is not None:
                 query, key = apply_rotary(query, key, *position_embeddings)
-            if past_key_values is not None:
-                cache = past_key_values
+            if cache is not None:
                 if isinstance(cache, EncoderDecoderCache):
                     cache = cache.self_attention_cache
                 key, value = cache.update(key, value, layer_idx)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .attention import Attention
+from .compat import GradientCheckpointingLayer
 from .feedforward import build_feedforward
 from .norms import build_norm
 
@@ -51,14 +51,14 @@ class TransformerBlock(GradientCheckpointingLayer):
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
-        past_key_values=None,
+        cache=None,
         layer_idx: int | None = None,
         attn_implementation: str | None = None,
         output_attentions: bool = False,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         """Returns (hidden_states, self-attention weights, cross-attention weights, router logits)."""
-        attention_kwargs = dict(past_key_values=past_key_values, layer_idx=layer_idx,
+        attention_kwargs = dict(cache=cache, layer_idx=layer_idx,
                                 attn_implementation=attn_implementation, output_attentions=output_attentions)
         hidden_states, self_weights = self._residual(
             hidden_states, self.self_attn_norm,

@@ -11,11 +11,8 @@ from __future__ import annotations
 import copy
 
 import torch
-from transformers.masking_utils import (
-    create_bidirectional_mask,
-    create_causal_mask,
-    create_sliding_window_causal_mask,
-)
+
+from .compat import create_bidirectional_mask, create_causal_mask, create_sliding_window_causal_mask
 
 
 def _view(config, backend: str | None):
@@ -52,7 +49,7 @@ def self_attention_mask(
     inputs_embeds: torch.Tensor,
     attention_mask: torch.Tensor | None,
     is_causal: bool,
-    past_key_values=None,
+    cache=None,
     position_ids: torch.Tensor | None = None,
     bias: torch.Tensor | None = None,
     backend: str | None = None,
@@ -66,9 +63,9 @@ def self_attention_mask(
     else:
         builder = create_sliding_window_causal_mask if config.sliding_window else create_causal_mask
         kwargs = {} if bias is None else {"allow_is_causal_skip": False}
-        if getattr(past_key_values, "self_attention_cache", None) is not None:
-            past_key_values = past_key_values.self_attention_cache
-        mask = builder(mask_config, inputs_embeds, attention_mask, past_key_values, position_ids=position_ids,
+        if getattr(cache, "self_attention_cache", None) is not None:
+            cache = cache.self_attention_cache
+        mask = builder(mask_config, inputs_embeds, attention_mask, cache, position_ids=position_ids,
                        **kwargs)
     if bias is None:
         return additive(mask, inputs_embeds.dtype) if backend == "eager" else mask

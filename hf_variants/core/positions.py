@@ -11,7 +11,8 @@ import math
 
 import torch
 from torch import nn
-from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS, dynamic_rope_update
+
+from .compat import ROPE_INIT_FUNCTIONS, dynamic_rope_update
 
 # ------------------------------------------------------------------------------------------------ absolute
 

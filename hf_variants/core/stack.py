@@ -49,10 +49,10 @@ class TransformerStack(nn.Module):
         return self.layers[layer_idx * self.num_groups // self.num_layers]
 
     @staticmethod
-    def _key_span(past_key_values, past_length: int, seq_length: int) -> tuple[int, int]:
+    def _key_span(cache, past_length: int, seq_length: int) -> tuple[int, int]:
         """(key length, position of the first key) the attention will see: a static cache exposes its whole
         buffer and a sliding-window cache only the window, so a position bias must be sized like the cache's mask."""
-        cache = getattr(past_key_values, "self_attention_cache", past_key_values)
+        cache = getattr(cache, "self_attention_cache", cache)
         if cache is None or not hasattr(cache, "get_mask_sizes"):
             return past_length + seq_length, 0
         length, offset = cache.get_mask_sizes(seq_length, 0)
@@ -63,7 +63,7 @@ class TransformerStack(nn.Module):
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
-        past_key_values=None,
+        cache=None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
         output_attentions: bool | None = None,
@@ -75,7 +75,7 @@ class TransformerStack(nn.Module):
             output_attentions = self.config.output_attentions
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         seq_length = hidden_states.shape[1]
         slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
         if position_ids is None:
@@ -83,10 +83,10 @@ class TransformerStack(nn.Module):
 
         bias = None
         if self.position_bias is not None:
-            bias = self.position_bias(slots, *self._key_span(past_key_values, past_length, seq_length))
+            bias = self.position_bias(slots, *self._key_span(cache, past_length, seq_length))
         # every mask is built for the kernel that will run (a bias or output_attentions may change it)
         attn_implementation = attention_backend(self.config, bias is not None, output_attentions)
-        mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, past_key_values,
+        mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, cache,
                                    position_ids, bias, backend=attn_implementation)
         cross_mask = None
         if encoder_hidden_states is not None:
@@ -103,7 +103,7 @@ class TransformerStack(nn.Module):
                 position_embeddings=rotary,
                 encoder_hidden_states=encoder_hidden_states,
                 encoder_attention_mask=cross_mask,
-                past_key_values=past_key_values,
+                cache=cache,
                 layer_idx=layer_idx,
                 attn_implementation=attn_implementation,
                 output_attentions=output_attentions,

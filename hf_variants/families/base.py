@@ -5,6 +5,7 @@ from __future__ import annotations
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
+from ..core.compat import CACHE_KWARGS, check_forward_kwargs
 from ..core.config import HfvConfig
 from ..core.moe import Experts
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
@@ -16,13 +17,18 @@ class HfvPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
     _no_split_modules = ["TransformerBlock"]
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = list(CACHE_KWARGS)
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
     # Losses are plain means computed here; Trainer must not rescale them by num_items_in_batch.
     accepts_loss_kwargs = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs.
+        cls.forward = check_forward_kwargs(cls.forward)
 
     def _init_weights(self, module):
         super()._init_weights(module)

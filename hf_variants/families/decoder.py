@@ -12,16 +12,22 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers.cache_utils import Cache, DynamicCache
 from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import (
     BaseModelOutputWithPast,
     CausalLMOutputWithPast,
     SequenceClassifierOutputWithPast,
 )
-from transformers.modeling_utils import slice_logits_to_keep
-from transformers.utils.generic import can_return_tuple
 
+from ..core.compat import (
+    Cache,
+    DynamicCache,
+    cache_output,
+    can_return_tuple,
+    output_cache,
+    resolve_cache,
+    slice_logits_to_keep,
+)
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
 from ..core.stack import TransformerStack
@@ -79,23 +85,25 @@ class DecoderModel(DecoderPreTrainedModel):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         token_type_ids: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> DecoderModelOutput:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        cache = resolve_cache(cache, past_key_values)
         use_cache = self.config.use_cache if use_cache is None else use_cache
         if self.is_activation_checkpointing and self.training:
             use_cache = False  # recomputed layers must not append to the cache twice
-        if use_cache and past_key_values is None:
-            past_key_values = DynamicCache(config=self.config)
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config)
         reference = input_ids if input_ids is not None else inputs_embeds
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         if position_ids is None:
             # Consecutive positions after the cached ones; `generate` passes mask-derived ids for left padding.
             position_ids = torch.arange(reference.shape[1], device=reference.device).unsqueeze(0) + past_length
@@ -107,14 +115,14 @@ class DecoderModel(DecoderPreTrainedModel):
             hidden,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             **kwargs,
         )
         return DecoderModelOutput(
             last_hidden_state=stack.last_hidden_state,
-            past_key_values=past_key_values if use_cache else None,
+            **cache_output(cache if use_cache else None),
             hidden_states=stack.hidden_states,
             attentions=stack.attentions,
             router_logits=stack.router_logits,
@@ -149,7 +157,7 @@ class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
@@ -157,12 +165,13 @@ class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
         token_type_ids: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> DecoderCausalLMOutput:
         outputs = self.model(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=past_key_values,
-            inputs_embeds=inputs_embeds, use_cache=use_cache, token_type_ids=token_type_ids,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, **kwargs,
+            input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,
+            token_type_ids=token_type_ids, output_attentions=output_attentions, output_hidden_states=output_hidden_states, **kwargs,
         )
         # Only the positions whose logits are needed go through the (vocabulary-sized) head: 1 during generation.
         hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
@@ -174,7 +183,7 @@ class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size)
         loss, aux = add_aux_loss(self, loss, outputs, attention_mask)
         return DecoderCausalLMOutput(
-            loss=loss, aux_loss=aux, logits=logits, past_key_values=outputs.past_key_values,
+            loss=loss, aux_loss=aux, logits=logits, **cache_output(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
         )
 
@@ -215,19 +224,20 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
         token_type_ids: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> SequenceClassifierOutputWithPast:
         outputs = self.model(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=past_key_values,
-            inputs_embeds=inputs_embeds, use_cache=use_cache, token_type_ids=token_type_ids,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, **kwargs,
+            input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,
+            token_type_ids=token_type_ids, output_attentions=output_attentions, output_hidden_states=output_hidden_states, **kwargs,
         )
         logits = self.score(outputs.last_hidden_state)
         batch_size = logits.shape[0]
@@ -238,7 +248,7 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
             loss = self.loss_function(logits=logits, labels=labels, pooled_logits=pooled_logits, config=self.config)
         loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
         return SequenceClassifierOutputWithPast(
-            loss=loss, logits=pooled_logits, past_key_values=outputs.past_key_values,
+            loss=loss, logits=pooled_logits, **cache_output(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,
         )
 

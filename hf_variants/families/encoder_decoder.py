@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import GenerationMixin
-from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import (
     BaseModelOutput,
     BaseModelOutputWithPastAndCrossAttentions,
@@ -22,8 +21,15 @@ from transformers.modeling_outputs import (
     Seq2SeqModelOutput,
     Seq2SeqSequenceClassifierOutput,
 )
-from transformers.utils.generic import can_return_tuple
 
+from ..core.compat import (
+    DynamicCache,
+    EncoderDecoderCache,
+    cache_output,
+    can_return_tuple,
+    output_cache,
+    resolve_cache,
+)
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings, build_word_embeddings
 from ..core.heads import SequenceClassificationHead
@@ -125,25 +131,27 @@ class Seq2SeqStack(TransformerStack):
         position_ids: torch.Tensor | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
         **kwargs,
     ) -> Seq2SeqStackOutput:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        if not self.is_decoder:
-            past_key_values, use_cache = None, False
-        elif use_cache if use_cache is not None else self.config.use_cache:
-            if past_key_values is None:  # layers appended lazily, so any decoder depth fits
-                past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
-        else:
-            past_key_values = None
+        cache = resolve_cache(cache, past_key_values)
+        use_cache = self.config.use_cache if use_cache is None else use_cache
+        if self.training and any(layer.gradient_checkpointing for layer in self.layers):
+            use_cache = False  # recomputed layers must not append to the cache twice
+        if not (self.is_decoder and use_cache):
+            cache = None
+        elif cache is None:  # layers appended lazily, so any decoder depth fits
+            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         if inputs_embeds is None:
             Embeddings._check_ids("input_ids", input_ids, self.config.vocab_size)
             inputs_embeds = self.embed_tokens(input_ids)
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         if position_ids is None:
             self.embeddings.check_length(inputs_embeds.shape[1], past_length)
         hidden = self.embeddings(input_ids, inputs_embeds, position_ids=position_ids, past_length=past_length)
@@ -153,7 +161,7 @@ class Seq2SeqStack(TransformerStack):
             hidden,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=cache,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
             output_attentions=output_attentions,
@@ -162,7 +170,7 @@ class Seq2SeqStack(TransformerStack):
         )
         return Seq2SeqStackOutput(
             last_hidden_state=stack.last_hidden_state,
-            past_key_values=past_key_values,
+            **cache_output(cache),
             hidden_states=stack.hidden_states,
             attentions=stack.attentions,
             cross_attentions=stack.cross_attentions,
@@ -223,12 +231,13 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: tuple | BaseModelOutput | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
         **kwargs,
     ) -> Seq2SeqModelOutputWithRouter:
         if decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -248,7 +257,7 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
             decoder_inputs_embeds,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
-            past_key_values=past_key_values,
+            cache=resolve_cache(cache, past_key_values),
             use_cache=use_cache,
             **flags,
             **kwargs,
@@ -257,7 +266,7 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
         router_logits = (encoder_router_logits or ()) + (decoder_outputs.router_logits or ())
         return Seq2SeqModelOutputWithRouter(
             last_hidden_state=decoder_outputs.last_hidden_state,
-            past_key_values=decoder_outputs.past_key_values,
+            **cache_output(output_cache(decoder_outputs)),
             decoder_hidden_states=decoder_outputs.hidden_states,
             decoder_attentions=decoder_outputs.attentions,
             cross_attentions=decoder_outputs.cross_attentions,
@@ -355,20 +364,22 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
         decoder_input_ids: torch.Tensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: tuple | BaseModelOutput | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        past_key_values: EncoderDecoderCache | None = None,
         **kwargs,
     ) -> Seq2SeqLMOutputWithAux:
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
         outputs = self.model(
-            input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs, past_key_values,
-            inputs_embeds, decoder_inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
+            input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
+            resolve_cache(cache, past_key_values), inputs_embeds, decoder_inputs_embeds, use_cache=use_cache,
+            output_attentions=output_attentions,
             output_hidden_states=output_hidden_states, **kwargs,
         )
         sequence = outputs.last_hidden_state
@@ -382,7 +393,7 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
             loss = nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1),
                                                ignore_index=-100)
         loss, aux = _add_aux_loss(self.config, loss, outputs, attention_mask, decoder_attention_mask)
-        return Seq2SeqLMOutputWithAux(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+        return Seq2SeqLMOutputWithAux(loss=loss, logits=logits, **cache_output(output_cache(outputs)),
                                       aux_loss=aux, router_logits=outputs.router_logits,
                                       encoder_router_logits=outputs.encoder_router_logits,
                                       decoder_router_logits=outputs.decoder_router_logits, **_seq2seq_fields(outputs))

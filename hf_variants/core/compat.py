@@ -1,0 +1,89 @@
+"""Every contact with a transformers internal that has moved between 5.x releases, in one place.
+
+The package is tested on the range declared in pyproject.toml (README: "Supported transformers releases"). When a
+release moves something, this module is the one file to adapt; the rest of the package imports from here.
+
+Moves handled today:
+- 5.24 renamed the KV-cache keyword `past_key_values` -> `cache` (forward arguments, `generate`, model outputs,
+  mask builders, `GradientCheckpointingLayer`). Our forwards take both names; outputs use the installed release's
+  field name (`CACHE_FIELD`), read back with `output_cache`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import fields
+
+import transformers
+from packaging.version import Version
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache  # noqa: F401 (re-exported)
+from transformers.masking_utils import (  # noqa: F401 (re-exported)
+    create_bidirectional_mask,
+    create_causal_mask,
+    create_sliding_window_causal_mask,
+)
+from transformers.modeling_layers import GradientCheckpointingLayer  # noqa: F401 (re-exported)
+from transformers.modeling_outputs import BaseModelOutputWithPast
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS, dynamic_rope_update  # noqa: F401 (re-exported)
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, slice_logits_to_keep  # noqa: F401 (re-exported)
+from transformers.utils.generic import TransformersKwargs, can_return_tuple  # noqa: F401 (re-exported)
+
+TRANSFORMERS_VERSION = Version(transformers.__version__)
+
+# The name under which the installed release passes the KV cache to forward() and returns it in outputs.
+# Detected from the output classes rather than from the version number, so a backport or a pre-release agrees.
+CACHE_FIELD = "cache" if "cache" in {f.name for f in fields(BaseModelOutputWithPast)} else "past_key_values"
+# Both names are accepted by every forward while the declared range holds releases that use the old one.
+CACHE_KWARGS = ("cache", "past_key_values")
+
+# Keywords transformers itself passes to (or documents for) any model's forward besides its own parameters:
+# attention/generation keywords (`TransformersKwargs`) and the loss keywords of its loss functions.
+LOSS_KWARGS = frozenset({"num_items_in_batch", "shift_labels", "ignore_index"})
+KNOWN_FORWARD_KWARGS = frozenset(TransformersKwargs.__optional_keys__) | LOSS_KWARGS | {"return_dict"}
+
+
+def resolve_cache(cache: Cache | None, past_key_values: Cache | None) -> Cache | None:
+    """The KV cache passed under either name (5.24+: `cache`; earlier: `past_key_values`)."""
+    if cache is not None and past_key_values is not None and cache is not past_key_values:
+        raise ValueError("pass the KV cache once: `cache` (or its older name `past_key_values`), not both")
+    return cache if cache is not None else past_key_values
+
+
+def cache_output(cache: Cache | None) -> dict:
+    """Keyword for a ModelOutput constructor holding the cache under the installed release's field name."""
+    return {CACHE_FIELD: cache}
+
+
+def output_cache(outputs) -> Cache | None:
+    """The cache held by a model output, whatever the release calls the field (no deprecation warning)."""
+    return getattr(outputs, CACHE_FIELD, None)
+
+
+def check_forward_kwargs(forward: Callable) -> Callable:
+    """Wrap a model's `forward` so that an unknown keyword raises a TypeError naming it.
+
+    Our forwards end in `**kwargs` (transformers passes attention, generation and loss keywords through them), and a
+    keyword that nothing reads would otherwise vanish: that is how the 5.24 cache rename turned into wrong tokens
+    with no error. Known = the forward's own parameters + `KNOWN_FORWARD_KWARGS`.
+    """
+    if getattr(forward, "_checks_kwargs", False):
+        return forward
+    parameters = inspect.signature(forward).parameters.values()
+    known = KNOWN_FORWARD_KWARGS | {
+        p.name for p in list(parameters)[1:] if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    }
+
+    @functools.wraps(forward)
+    def checked_forward(self, *args, **kwargs):
+        for name in kwargs:
+            if name not in known:
+                raise TypeError(
+                    f"{type(self).__name__}.forward() got an unexpected keyword argument {name!r}; it takes "
+                    f"{', '.join(sorted(known))}"
+                )
+        return forward(self, *args, **kwargs)
+
+    checked_forward._checks_kwargs = True
+    return checked_forward
