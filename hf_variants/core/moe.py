@@ -26,12 +26,15 @@ ROUTER_TYPES = ("topk", "switch")
 
 
 def _token_mask(attention_mask: torch.Tensor | None, logits: torch.Tensor) -> torch.Tensor | None:
-    """The [batch * seq] float mask of real tokens for one layer's [batch, seq, experts] logits (None = all real)."""
-    if attention_mask is None or logits.dim() != 3 or attention_mask.dim() != 2:
+    """The [batch * seq] float mask of real tokens for one layer's [batch * seq, experts] (or [batch, seq, experts])
+    logits (None = all real)."""
+    if attention_mask is None or attention_mask.dim() != 2:
         return None
-    batch, seq = logits.shape[:2]
-    if attention_mask.shape[0] != batch or attention_mask.shape[1] < seq:
+    batch = attention_mask.shape[0]
+    rows = logits.reshape(-1, logits.shape[-1]).shape[0]
+    if rows % batch or attention_mask.shape[1] < rows // batch:
         return None
+    seq = rows // batch
     return attention_mask[:, -seq:].reshape(-1).float()  # with a KV cache only the newest positions were routed
 
 
@@ -86,16 +89,20 @@ def moe_losses(config, router_logits, attention_mask: torch.Tensor | None = None
     return losses
 
 
-def moe_auxiliary_loss(config, router_logits, attention_mask: torch.Tensor | None = None) -> torch.Tensor | None:
-    """The weighted sum of the balancing losses whose coefficients are > 0 (None for dense models).
-    Families add it to every head's loss, whether or not router logits were requested."""
-    losses = moe_losses(config, router_logits, attention_mask)
+def weighted_moe_loss(config, losses: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """router_aux_loss_coef * aux_loss + router_z_loss_coef * z_loss over the losses `moe_losses` returned."""
     if not losses:
         return None
     total = config.router_aux_loss_coef * losses["aux_loss"] if "aux_loss" in losses else 0.0
     if "z_loss" in losses:
         total = total + config.router_z_loss_coef * losses["z_loss"]
     return total
+
+
+def moe_auxiliary_loss(config, router_logits, attention_mask: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The weighted sum of the balancing losses whose coefficients are > 0 (None for dense models).
+    Families add it to every head's loss, whether or not router logits were requested."""
+    return weighted_moe_loss(config, moe_losses(config, router_logits, attention_mask))
 
 
 # --- experts ---------------------------------------------------------------------------------------------------
@@ -214,7 +221,8 @@ def expert_capacity(config, tokens_per_sequence: int) -> int | None:
 
 
 class SparseMoE(nn.Module):
-    """Router (`gate`) + stacked `experts`; forward returns (output, router logits [batch, seq, experts])."""
+    """Router (`gate`) + stacked `experts`; forward returns (output, router logits) with the logits in the native
+    model's shape: [batch * seq, experts] for "topk" (Mixtral), [batch, seq, experts] for "switch"."""
 
     def __init__(self, config):
         super().__init__()
@@ -253,4 +261,6 @@ class SparseMoE(nn.Module):
         router_logits = self.gate(hidden_states)
         tokens, experts, weights = self.route(router_logits)
         output = self.experts(hidden_states.reshape(-1, hidden), tokens, experts, weights)
+        if self.router_type == "topk":
+            router_logits = router_logits.reshape(batch * seq, self.num_experts)
         return output.reshape(batch, seq, hidden), router_logits

@@ -22,8 +22,9 @@ class HfvPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
-    # Losses are plain means computed here; Trainer must not rescale them by num_items_in_batch.
-    accepts_loss_kwargs = False
+    # Token-level losses take transformers' loss keywords (families/losses.py): Trainer passes `num_items_in_batch`
+    # and the loss is sum / num_items_in_batch. Heads whose loss is a per-sequence mean set this to False.
+    accepts_loss_kwargs = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -32,6 +32,7 @@ from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
+from .losses import count_items, items_share, pop_loss_kwargs
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 
@@ -52,7 +53,11 @@ class DecoderModelOutput(BaseModelOutputWithPast):
 
 @dataclass
 class DecoderCausalLMOutput(CausalLMOutputWithPast):
+    """`aux_loss` is the unweighted balancing loss and `router_logits` one [batch * seq, experts] tensor per MoE
+    layer, as native Mixtral; `z_loss` the unweighted router z-loss (when `router_z_loss_coef` > 0)."""
+
     aux_loss: torch.Tensor | None = None
+    z_loss: torch.Tensor | None = None
     router_logits: tuple[torch.Tensor, ...] | None = None
 
 
@@ -168,6 +173,7 @@ class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
         past_key_values: Cache | None = None,
         **kwargs,
     ) -> DecoderCausalLMOutput:
+        loss_kwargs = pop_loss_kwargs(kwargs)
         outputs = self.model(
             input_ids, attention_mask=attention_mask, position_ids=position_ids,
             cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,
@@ -179,11 +185,14 @@ class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
             hidden = self.lm_head_projection(hidden)
         logits = self.lm_head(hidden)
         loss = None
-        if labels is not None:
-            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size)
-        loss, aux = add_aux_loss(self, loss, outputs, attention_mask)
+        if labels is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch when given
+            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
+        local_items = count_items(labels, shifted=True, shift_labels=loss_kwargs.get("shift_labels"),
+                                  ignore_index=loss_kwargs.get("ignore_index", -100))
+        loss, moe = add_aux_loss(self, loss, outputs, attention_mask,
+                                 items_share(local_items, loss_kwargs.get("num_items_in_batch")))
         return DecoderCausalLMOutput(
-            loss=loss, aux_loss=aux, logits=logits, **cache_output(output_cache(outputs)),
+            loss=loss, aux_loss=moe.get("aux_loss"), z_loss=moe.get("z_loss"), logits=logits, **cache_output(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
         )
 
@@ -209,7 +218,10 @@ def last_token_index(
 
 
 class DecoderForSequenceClassification(DecoderPreTrainedModel):
-    """Scores every position with a bias-free `score` layer and reads the last real token's scores."""
+    """Scores every position with a bias-free `score` layer and reads the last real token's scores.
+    The loss is a mean over sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
+
+    accepts_loss_kwargs = False
 
     def __init__(self, config: DecoderConfig):
         super().__init__(config)
@@ -234,6 +246,7 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
         past_key_values: Cache | None = None,
         **kwargs,
     ) -> SequenceClassifierOutputWithPast:
+        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
         outputs = self.model(
             input_ids, attention_mask=attention_mask, position_ids=position_ids,
             cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,

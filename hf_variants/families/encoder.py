@@ -29,6 +29,7 @@ from ..core.heads import (
 )
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
+from .losses import binary_token_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 PRETRAINING_HEADS = ("mlm", "mlm+nsp", "mlm+sop", "rtd")
@@ -54,7 +55,8 @@ class EncoderPreTrainingOutput(ModelOutput):
     """Pretraining outputs; the fields a variant does not use stay None.
 
     prediction_logits: MLM scores; seq_relationship_logits: NSP (BERT) or SOP (ALBERT) scores, also exposed as
-    sop_logits for ALBERT; logits: ELECTRA's replaced-token logits [batch, seq]."""
+    sop_logits for ALBERT; logits: ELECTRA's replaced-token logits [batch, seq]; aux_loss / z_loss: the unweighted
+    MoE balancing losses (the loss holds them times their coefficients)."""
 
     loss: torch.Tensor | None = None
     prediction_logits: torch.Tensor | None = None
@@ -62,6 +64,7 @@ class EncoderPreTrainingOutput(ModelOutput):
     sop_logits: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     aux_loss: torch.Tensor | None = None
+    z_loss: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
 
@@ -145,15 +148,18 @@ class EncoderForMaskedLM(EncoderPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
                 **kwargs) -> MaskedLMOutput:
+        loss_kwargs = pop_loss_kwargs(kwargs)
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                              position_ids=position_ids, inputs_embeds=inputs_embeds,
                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
                              **kwargs)
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits.view(-1, self.config.vocab_size).float(), labels.view(-1))
-        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
+        if labels is not None:  # sum / num_items_in_batch when given (native BERT ignores it: docs/training_fidelity.md)
+            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
+        share = items_share(count_items(labels, ignore_index=loss_kwargs.get("ignore_index", -100)),
+                            loss_kwargs.get("num_items_in_batch"))
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask, share)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                               attentions=outputs.attentions)
 
@@ -184,18 +190,23 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, next_sentence_label=None, sentence_order_label=None,
                 output_attentions=None, output_hidden_states=None, **kwargs) -> EncoderPreTrainingOutput:
+        loss_kwargs = pop_loss_kwargs(kwargs)
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                              position_ids=position_ids, inputs_embeds=inputs_embeds,
                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
                              **kwargs)
         sequence = outputs.last_hidden_state
         result = EncoderPreTrainingOutput(hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        # Token-level parts (MLM, replaced-token detection) are sums / num_items_in_batch when given; the sentence
+        # pair part is a per-sequence mean weighted by this micro-batch's share of the step's labelled tokens.
+        num_items = loss_kwargs.get("num_items_in_batch")
+        ignore_index = loss_kwargs.get("ignore_index", -100)
+        share = items_share(count_items(labels, ignore_index=ignore_index), num_items)
         losses = []
         if self.lm_head is not None:
             result.prediction_logits = self.lm_head(sequence)
             if labels is not None:
-                losses.append(nn.functional.cross_entropy(
-                    result.prediction_logits.view(-1, self.config.vocab_size).float(), labels.view(-1)))
+                losses.append(unshifted_token_loss(result.prediction_logits, labels, **loss_kwargs))
         if self.seq_relationship is not None:
             pair_logits = self.seq_relationship(outputs.pooler_output)
             result.seq_relationship_logits = pair_logits
@@ -203,27 +214,22 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
                 result.sop_logits = pair_logits
             pair_label = next_sentence_label if next_sentence_label is not None else sentence_order_label
             if pair_label is not None:
-                losses.append(nn.functional.cross_entropy(pair_logits.float(), pair_label.view(-1)))
+                losses.append(share * nn.functional.cross_entropy(pair_logits.float(), pair_label.view(-1)))
         if self.discriminator is not None:
             result.logits = self.discriminator(sequence)
             if labels is not None:
-                losses.append(_replaced_token_loss(result.logits, labels, attention_mask))
+                losses.append(binary_token_loss(result.logits, labels, attention_mask, num_items, ignore_index))
         loss = sum(losses) if losses else None
-        result.loss, result.aux_loss = add_aux_loss(self, loss, outputs, attention_mask)
+        result.loss, moe = add_aux_loss(self, loss, outputs, attention_mask, share)
+        result.aux_loss, result.z_loss = moe.get("aux_loss"), moe.get("z_loss")
         return result
 
 
-def _replaced_token_loss(logits, labels, attention_mask):
-    """Binary cross-entropy of "was this token replaced?", over non-padding tokens."""
-    logits, labels = logits.float(), labels.float()
-    if attention_mask is None:
-        return nn.functional.binary_cross_entropy_with_logits(logits, labels)
-    active = attention_mask.bool()
-    return nn.functional.binary_cross_entropy_with_logits(logits[active], labels[active])
-
-
 class EncoderForSequenceClassification(EncoderPreTrainedModel):
-    """Regression, single-label or multi-label classification (`config.problem_type`)."""
+    """Regression, single-label or multi-label classification (`config.problem_type`). The loss is a mean over
+    sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
+
+    accepts_loss_kwargs = False
 
     def __init__(self, config: EncoderConfig):
         super().__init__(config)
@@ -236,6 +242,7 @@ class EncoderForSequenceClassification(EncoderPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
                 **kwargs) -> SequenceClassifierOutput:
+        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                              position_ids=position_ids, inputs_embeds=inputs_embeds,
                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
@@ -250,7 +257,10 @@ class EncoderForSequenceClassification(EncoderPreTrainedModel):
 
 
 class EncoderForMultipleChoice(EncoderPreTrainedModel):
-    """Scores each [batch, choices, seq] candidate with a one-output classifier; softmax over choices."""
+    """Scores each [batch, choices, seq] candidate with a one-output classifier; softmax over choices. The loss is a
+    mean over examples: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
+
+    accepts_loss_kwargs = False
 
     def __init__(self, config: EncoderConfig):
         super().__init__(config)
@@ -262,6 +272,7 @@ class EncoderForMultipleChoice(EncoderPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
                 **kwargs) -> MultipleChoiceModelOutput:
+        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
         reference = input_ids if input_ids is not None else inputs_embeds
         num_choices = reference.shape[1]
 

@@ -33,9 +33,10 @@ from ..core.compat import (
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings, build_word_embeddings
 from ..core.heads import SequenceClassificationHead
-from ..core.moe import moe_auxiliary_loss
+from ..core.moe import moe_losses, weighted_moe_loss
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
+from .losses import count_items, items_share, pop_loss_kwargs, unshifted_token_loss
 
 
 class EncoderDecoderConfig(HfvConfig):
@@ -279,18 +280,24 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
         )
 
 
-def _add_aux_loss(config, loss, outputs, attention_mask=None, decoder_attention_mask=None):
-    """Add the MoE balancing losses (when coefficients > 0) to `loss`; returns (loss, aux_loss).
+def _add_aux_loss(config, loss, outputs, attention_mask=None, decoder_attention_mask=None, share=1.0):
+    """Add the weighted MoE balancing losses (when coefficients > 0), times `share` (this micro-batch's share of
+    the step's items), to `loss`; returns (loss, unweighted losses as native Switch names them:
+    encoder_aux_loss, encoder_z_loss, decoder_aux_loss, decoder_z_loss, and their sums aux_loss, z_loss).
 
     Each stack's losses are computed over its own tokens (and padding mask) and the two are summed, as native
     Switch Transformers does: the stacks' sequences differ in length and padding, so one joint loss would not."""
-    parts = [moe_auxiliary_loss(config, outputs.encoder_router_logits, attention_mask),
-             moe_auxiliary_loss(config, outputs.decoder_router_logits, decoder_attention_mask)]
-    parts = [part for part in parts if part is not None]
-    aux = sum(parts[1:], parts[0]) if parts else None
-    if aux is not None and loss is not None:
-        loss = loss + aux
-    return loss, aux
+    parts = {"encoder": moe_losses(config, outputs.encoder_router_logits, attention_mask),
+             "decoder": moe_losses(config, outputs.decoder_router_logits, decoder_attention_mask)}
+    unweighted = {f"{stack}_{name}": value for stack, losses in parts.items() for name, value in losses.items()}
+    for name in ("aux_loss", "z_loss"):
+        values = [losses[name] for losses in parts.values() if name in losses]
+        if values:
+            unweighted[name] = sum(values[1:], values[0])
+    weighted = weighted_moe_loss(config, {k: v for k, v in unweighted.items() if k in ("aux_loss", "z_loss")})
+    if weighted is not None and loss is not None:
+        loss = loss + share * weighted
+    return loss, unweighted
 
 
 def _seq2seq_fields(outputs: Seq2SeqModelOutputWithRouter) -> dict:
@@ -306,7 +313,15 @@ def _seq2seq_fields(outputs: Seq2SeqModelOutputWithRouter) -> dict:
 
 @dataclass
 class Seq2SeqLMOutputWithAux(Seq2SeqLMOutput):
+    """The MoE losses unweighted, per stack under native Switch's names and summed over the stacks in `aux_loss`
+    (balancing) and `z_loss`; the loss holds router_aux_loss_coef * aux_loss + router_z_loss_coef * z_loss."""
+
     aux_loss: torch.Tensor | None = None
+    z_loss: torch.Tensor | None = None
+    encoder_aux_loss: torch.Tensor | None = None
+    encoder_z_loss: torch.Tensor | None = None
+    decoder_aux_loss: torch.Tensor | None = None
+    decoder_z_loss: torch.Tensor | None = None
     router_logits: tuple[torch.Tensor, ...] | None = None
     encoder_router_logits: tuple[torch.Tensor, ...] | None = None
     decoder_router_logits: tuple[torch.Tensor, ...] | None = None
@@ -374,6 +389,7 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
         past_key_values: EncoderDecoderCache | None = None,
         **kwargs,
     ) -> Seq2SeqLMOutputWithAux:
+        loss_kwargs = pop_loss_kwargs(kwargs)
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
         outputs = self.model(
@@ -390,17 +406,23 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
             logits = logits + self.final_logits_bias.to(logits.dtype)
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.view(-1),
-                                               ignore_index=-100)
-        loss, aux = _add_aux_loss(self.config, loss, outputs, attention_mask, decoder_attention_mask)
+            # Labels are aligned with the decoder positions (shifted into its inputs), so the unshifted token loss,
+            # not `self.loss_function` (which maps "ForConditionalGeneration" to the shifting causal-LM loss).
+            loss = unshifted_token_loss(logits, labels, **loss_kwargs)
+        share = items_share(count_items(labels, ignore_index=loss_kwargs.get("ignore_index", -100)),
+                            loss_kwargs.get("num_items_in_batch"))
+        loss, moe = _add_aux_loss(self.config, loss, outputs, attention_mask, decoder_attention_mask, share)
         return Seq2SeqLMOutputWithAux(loss=loss, logits=logits, **cache_output(output_cache(outputs)),
-                                      aux_loss=aux, router_logits=outputs.router_logits,
+                                      **moe, router_logits=outputs.router_logits,
                                       encoder_router_logits=outputs.encoder_router_logits,
                                       decoder_router_logits=outputs.decoder_router_logits, **_seq2seq_fields(outputs))
 
 
 class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
-    """Classifies from the decoder state at the last EOS token of each input (BART/T5 style)."""
+    """Classifies from the decoder state at the last EOS token of each input (BART/T5 style). The loss is a mean
+    over sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
+
+    accepts_loss_kwargs = False
 
     def __init__(self, config: EncoderDecoderConfig):
         super().__init__(config)
@@ -438,6 +460,7 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
         if eos is None:
             raise ValueError("sequence classification needs config.eos_token_id (its last occurrence is pooled)")
         kwargs.pop("use_cache", None)
+        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
         outputs = self.model(input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
                              use_cache=False, output_attentions=output_attentions,
                              output_hidden_states=output_hidden_states, **kwargs)

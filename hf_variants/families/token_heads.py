@@ -12,18 +12,22 @@ from transformers.modeling_outputs import QuestionAnsweringModelOutput, TokenCla
 from transformers.utils.generic import can_return_tuple
 
 from ..core.heads import TokenClassificationHead
-from ..core.moe import moe_auxiliary_loss
+from ..core.moe import moe_losses, weighted_moe_loss
+from .losses import count_items, items_share, pop_loss_kwargs
 
 
-def add_aux_loss(model, loss, outputs, attention_mask=None):
-    """Add the MoE balancing losses (when their coefficients are > 0) to `loss`; returns (loss, aux_loss).
+def add_aux_loss(model, loss, outputs, attention_mask=None, share=1.0):
+    """Add the weighted MoE balancing losses (when their coefficients are > 0) to `loss`, times `share` (this
+    micro-batch's share of the step's items, see `losses.items_share`); returns (loss, unweighted losses), the
+    latter as {"aux_loss": ..., "z_loss": ...} like native Mixtral's unscaled `aux_loss`.
     Padding positions (`attention_mask` 0) are left out of the balancing loss, as native Mixtral does."""
     if attention_mask is not None and attention_mask.dim() > 2:  # multiple choice: [batch, choices, seq]
         attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
-    aux = moe_auxiliary_loss(model.config, getattr(outputs, "router_logits", None), attention_mask)
-    if aux is not None and loss is not None:
-        loss = loss + aux
-    return loss, aux
+    losses = moe_losses(model.config, getattr(outputs, "router_logits", None), attention_mask)
+    weighted = weighted_moe_loss(model.config, losses)
+    if weighted is not None and loss is not None:
+        loss = loss + share * weighted
+    return loss, losses
 
 
 class _PerTokenHeadMixin:
@@ -41,7 +45,10 @@ class _PerTokenHeadMixin:
 
 
 class TokenClassificationMixin(_PerTokenHeadMixin):
-    """dropout -> linear per token; loss = cross-entropy over labelled tokens (-100 ignored)."""
+    """dropout -> linear per token; loss = cross-entropy over labelled tokens (-100 ignored), a sum over the step's
+    labelled tokens / `num_items_in_batch` when Trainer passes it."""
+
+    accepts_loss_kwargs = True
 
     def __init__(self, config):
         super().__init__(config)
@@ -56,17 +63,23 @@ class TokenClassificationMixin(_PerTokenHeadMixin):
                 inputs_embeds: torch.Tensor | None = None, labels: torch.Tensor | None = None,
                 output_attentions: bool | None = None, output_hidden_states: bool | None = None,
                 **kwargs) -> TokenClassifierOutput:
+        loss_kwargs = pop_loss_kwargs(kwargs)
         outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                                  output_attentions, output_hidden_states, kwargs)
         logits = self.classifier(outputs.last_hidden_state)
-        loss = self.loss_function(logits, labels, self.config) if labels is not None else None
-        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
+        loss = self.loss_function(logits, labels, self.config, **loss_kwargs) if labels is not None else None
+        share = items_share(count_items(labels, ignore_index=loss_kwargs.get("ignore_index", -100)),
+                            loss_kwargs.get("num_items_in_batch"))
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask, share)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                      attentions=outputs.attentions)
 
 
 class QuestionAnsweringMixin(_PerTokenHeadMixin):
-    """Extractive QA: start/end scores per token from one linear layer."""
+    """Extractive QA: start/end scores per token from one linear layer. The loss is a mean over sequences, as
+    native: Trainer averages it over accumulation steps itself (`accepts_loss_kwargs = False`)."""
+
+    accepts_loss_kwargs = False
 
     def __init__(self, config):
         super().__init__(config)
@@ -80,6 +93,7 @@ class QuestionAnsweringMixin(_PerTokenHeadMixin):
                 inputs_embeds: torch.Tensor | None = None, start_positions: torch.Tensor | None = None,
                 end_positions: torch.Tensor | None = None, output_attentions: bool | None = None,
                 output_hidden_states: bool | None = None, **kwargs) -> QuestionAnsweringModelOutput:
+        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
         outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                                  output_attentions, output_hidden_states, kwargs)
         start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)

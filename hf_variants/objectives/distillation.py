@@ -102,6 +102,9 @@ class DistillationTrainer(Trainer):
             raise ValueError(f"loss weights must be >= 0 and not all zero, got alpha_ce={alpha_ce}, "
                              f"alpha_mlm={alpha_mlm}, alpha_cos={alpha_cos}")
         super().__init__(*args, **kwargs)
+        # The distillation terms are per-micro-batch means: Trainer must average them over accumulation steps
+        # itself rather than expect sums over `num_items_in_batch` (the student's heads accept loss keywords).
+        self.model_accepts_loss_kwargs = False
         if teacher_model.config.vocab_size != self.model.config.vocab_size:
             raise ValueError(f"teacher vocab_size={teacher_model.config.vocab_size} differs from the student's "
                              f"{self.model.config.vocab_size}: soft targets need the same vocabulary")

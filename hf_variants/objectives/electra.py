@@ -17,6 +17,7 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.modeling_outputs import ModelOutput
 
+from ..families.losses import count_items, items_share, pop_loss_kwargs
 from ..variants.electra import HfvElectraConfig, HfvElectraForMaskedLM, HfvElectraForPreTraining
 from .mlm import MaskedLMCollator
 
@@ -63,7 +64,9 @@ class ElectraPreTrainingModel(PreTrainedModel):
     config_class = HfvElectraConfig
     base_model_prefix = "discriminator"
     main_input_name = "input_ids"
-    accepts_loss_kwargs = False  # the losses are plain means
+    # Trainer passes `num_items_in_batch` (the step's masked-token count): the MLM part is then exact under gradient
+    # accumulation and DDP, the RTD part a mean per micro-batch weighted by its share of the masked tokens.
+    accepts_loss_kwargs = True
     # The wrapper shares the discriminator's config; it must accept whatever backend that config names.
     _supports_sdpa = _supports_flash_attn = _supports_flex_attn = _supports_attention_backend = True
 
@@ -103,8 +106,9 @@ class ElectraPreTrainingModel(PreTrainedModel):
         """`input_ids`: masked inputs; `labels`: original ids at masked positions, -100 elsewhere."""
         if labels is None:
             raise ValueError("ELECTRA pretraining needs `labels` (original ids at masked positions, -100 elsewhere)")
+        loss_kwargs = pop_loss_kwargs(kwargs)
         generated = self.generator(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                   labels=labels)
+                                   labels=labels, **loss_kwargs)
         masked = labels != -100
         original = torch.where(masked, labels, input_ids)
         with torch.no_grad():  # the sample is data for the discriminator: no gradient flows back through it
@@ -116,7 +120,8 @@ class ElectraPreTrainingModel(PreTrainedModel):
             replaced = (corrupted != original).long()  # a sample equal to the original counts as "original"
         judged = self.discriminator(corrupted, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                     labels=replaced)
-        loss = self.mlm_weight * generated.loss + self.rtd_weight * judged.loss
+        share = items_share(count_items(labels), loss_kwargs.get("num_items_in_batch"))
+        loss = self.mlm_weight * generated.loss + self.rtd_weight * share * judged.loss
         return ElectraPreTrainingOutput(loss=loss, mlm_loss=generated.loss.detach(), rtd_loss=judged.loss.detach(),
                                         logits=judged.logits, generator_logits=generated.logits, replaced=replaced)
 

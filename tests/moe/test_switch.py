@@ -88,9 +88,12 @@ def test_router_losses_equal_native(pair):
         losses = moe_losses(ours.config, getattr(got, f"{stack}_router_logits"))
         torch.testing.assert_close(losses["z_loss"], getattr(expected, f"{stack}_z_loss"), atol=1e-5, rtol=1e-6)
         torch.testing.assert_close(losses["aux_loss"], getattr(expected, f"{stack}_aux_loss"), atol=1e-6, rtol=1e-6)
+        for name in ("aux_loss", "z_loss"):  # returned unweighted under native's names
+            torch.testing.assert_close(getattr(got, f"{stack}_{name}"), getattr(expected, f"{stack}_{name}"),
+                                       atol=1e-5, rtol=1e-6)
     weighted = 0.01 * (expected.encoder_z_loss + expected.decoder_z_loss) \
         + 0.02 * (expected.encoder_aux_loss + expected.decoder_aux_loss)
-    torch.testing.assert_close(got.aux_loss, weighted, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(0.01 * got.z_loss + 0.02 * got.aux_loss, weighted, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(got.loss, expected.loss, atol=1e-5, rtol=1e-6)
 
 

@@ -1,0 +1,71 @@
+"""Token-level losses with transformers' loss keywords, so gradient accumulation and DDP give the full-batch mean.
+
+`Trainer` passes `num_items_in_batch` (the label count of the whole accumulated, all-process step) to a model whose
+`accepts_loss_kwargs` is true, skips its own division by the accumulation steps and multiplies the loss by the
+number of processes. A head must then return sum(token losses) / num_items_in_batch: what transformers' own loss
+functions (`transformers.loss.loss_utils`) do, used here wherever they fit. The keywords are consumed by the heads
+(`pop_loss_kwargs`) and never reach the attention kernels.
+
+Parts of a loss that are per-micro-batch means (NSP/SOP, the MoE balancing losses, ELECTRA's replaced-token part
+inside the joint generator+discriminator objective) are weighted by `items_share`, this micro-batch's share of the
+step's labelled items, so that they add up to one weighted mean per step instead of one mean per micro-batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers.loss.loss_utils import ForMaskedLMLoss
+
+from ..core.compat import LOSS_KWARGS
+
+
+def pop_loss_kwargs(kwargs: dict) -> dict:
+    """Remove transformers' loss keywords (`num_items_in_batch`, `shift_labels`, `ignore_index`) from a forward's
+    `**kwargs` and return them: the head consumes them, the base model and attention kernels never see them."""
+    return {name: kwargs.pop(name) for name in LOSS_KWARGS if name in kwargs}
+
+
+def unshifted_token_loss(logits: torch.Tensor, labels: torch.Tensor, **loss_kwargs) -> torch.Tensor:
+    """Cross-entropy of each position's logits against the label at the same position (-100 ignored): masked LM,
+    seq2seq (labels are already aligned with the decoder positions) and token classification. A mean over the
+    labelled tokens, or their sum / `num_items_in_batch` when given (transformers' `ForMaskedLMLoss`)."""
+    loss_kwargs = {k: v for k, v in loss_kwargs.items() if k != "shift_labels"}
+    return ForMaskedLMLoss(logits, labels, vocab_size=logits.shape[-1], **loss_kwargs)
+
+
+def binary_token_loss(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      num_items_in_batch: torch.Tensor | int | None = None, ignore_index: int = -100) -> torch.Tensor:
+    """ELECTRA's replaced-token detection: binary cross-entropy per token over real tokens (attention mask 1, label
+    not `ignore_index`). Written here because transformers has no binary token loss: a mean over those tokens, or
+    their sum / `num_items_in_batch` when given (label padding positions -100 so that Trainer counts real tokens)."""
+    active = labels != ignore_index
+    if attention_mask is not None:
+        active = active & attention_mask.bool().to(active.device)
+    losses = nn.functional.binary_cross_entropy_with_logits(
+        logits.float()[active], labels[active].to(logits.device).float(), reduction="sum")
+    denominator = active.sum() if num_items_in_batch is None else num_items_in_batch
+    if torch.is_tensor(denominator):
+        denominator = denominator.to(losses.device)
+    return losses / denominator
+
+
+def count_items(labels: torch.Tensor | None, shifted: bool = False, shift_labels: torch.Tensor | None = None,
+                ignore_index: int = -100) -> torch.Tensor | None:
+    """This micro-batch's labelled items, counted as Trainer counts them for `num_items_in_batch` (causal LM:
+    `shift_labels`, else `labels[..., 1:]`)."""
+    if shift_labels is not None:
+        labels = shift_labels
+    elif labels is not None and shifted:
+        labels = labels[..., 1:]
+    return None if labels is None else labels.ne(ignore_index).sum()
+
+
+def items_share(local_items: torch.Tensor | None, num_items_in_batch: torch.Tensor | int | None):
+    """This micro-batch's fraction of the step's items (1 without `num_items_in_batch`): the weight of a
+    per-micro-batch mean, so that the micro-batches and processes of one step add up to it once."""
+    if num_items_in_batch is None or local_items is None:
+        return 1.0
+    if torch.is_tensor(num_items_in_batch):
+        num_items_in_batch = num_items_in_batch.to(local_items.device)
+    return local_items / num_items_in_batch
