@@ -200,18 +200,34 @@ def test_training_steps_lower_the_loss(name):
 
 
 @pytest.mark.parametrize("name", VARIANT_NAMES)
-def test_gradient_checkpointing_same_gradients(name):
-    model = build(name).train()
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_gradient_checkpointing_same_gradients(name, reentrant):
+    """Both checkpointing modes give the gradients of the plain run, for every parameter (reentrant checkpointing
+    only routes gradients through tensors passed positionally into the layer: hidden states, encoder states and a
+    learned position bias must be among them)."""
+    _check_checkpointing(name, reentrant)
+
+
+@pytest.mark.parametrize("name", ["bert", "llama"])
+def test_reentrant_checkpointing_with_a_learned_relative_bias(name):
+    """A T5-style learned bias outside the encoder-decoder family (one bias tensor shared by every layer)."""
+    _check_checkpointing(name, True, position_embedding_type="relative_bias")
+
+
+def _check_checkpointing(name, reentrant, **overrides):
+    model = build(name, **overrides).train()
     inputs = batch(name, model.config)
     _loss(model, inputs).backward()
     reference = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    model.zero_grad()
-    model.activation_checkpointing_enable({"use_reentrant": False})
+    assert reference.keys() == {n for n, p in model.named_parameters() if p.requires_grad}
+    model.zero_grad(set_to_none=True)
+    model.activation_checkpointing_enable({"use_reentrant": reentrant})
     assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
     _loss(model, inputs).backward()
     for n, p in model.named_parameters():
         if n in reference:
-            assert torch.allclose(p.grad, reference[n], atol=1e-6), n
+            assert p.grad is not None, n
+            assert torch.allclose(p.grad, reference[n], atol=1e-6), (n, (p.grad - reference[n]).abs().max())
 
 
 @pytest.mark.parametrize("name", VARIANT_NAMES)

@@ -97,12 +97,14 @@ class TransformerStack(nn.Module):
         all_hidden = [hidden_states] if output_hidden_states else None
         all_attn, all_cross, all_router = [], [], []
         for layer_idx in range(self.num_layers):
+            # Tensors that may carry gradients (hidden and encoder states, a mask holding a learned position bias)
+            # go positionally: reentrant checkpointing routes gradients only through positional tensor arguments.
             hidden_states, self_w, cross_w, router = self.block_for_layer(layer_idx)(
                 hidden_states,
-                attention_mask=mask,
-                position_embeddings=rotary,
-                encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=cross_mask,
+                mask,
+                rotary,
+                encoder_hidden_states,
+                cross_mask,
                 cache=cache,
                 layer_idx=layer_idx,
                 attn_implementation=attn_implementation,
