@@ -147,24 +147,36 @@ def test_attention_backends_agree(name, backend):
 
 @pytest.mark.parametrize("name", VARIANT_NAMES)
 def test_hidden_states_and_attentions(name):
+    """Exactly one hidden state per layer plus the embeddings, one attention map per layer (and one cross-attention
+    map per decoder layer), each [batch, heads, queries, keys] with rows that are distributions over real keys."""
     model = build(name, "sdpa")  # attentions must come back even on a fused backend
     config = model.config
     inputs = batch(name, config)
     with torch.no_grad():
         out = model(**inputs, output_hidden_states=True, output_attentions=True)
-    layers = config.num_hidden_layers
+    source_length = inputs["input_ids"].shape[1]
+    stacks = [("", out, config.num_hidden_layers, source_length, None)]
     if family(name) == "encoder-decoder":
-        hidden, attentions = out.decoder_hidden_states, out.decoder_attentions
-        assert len(out.encoder_hidden_states) == layers + 1
-        assert len(out.cross_attentions) == getattr(config, "num_decoder_layers", None) or layers
-    else:
-        hidden, attentions = out.hidden_states, out.attentions
-    assert len(hidden) == len(attentions) + 1
-    assert all(h.shape[-1] == config.hidden_size for h in hidden)
-    q = hidden[0].shape[1]
-    assert attentions[0].shape[1:] == (config.num_attention_heads, q, q)
-    rows = attentions[0].sum(-1)
-    assert torch.allclose(rows, torch.ones_like(rows), atol=1e-5), "attention rows are probability distributions"
+        target_length = inputs["decoder_input_ids"].shape[1]
+        stacks = [("encoder_", out, config.num_hidden_layers, source_length, None),
+                  ("decoder_", out, config.num_decoder_layers, target_length, None),
+                  ("cross_", out, config.num_decoder_layers, target_length, source_length)]
+    batch_size, heads = inputs["input_ids"].shape[0], config.num_attention_heads
+    for prefix, output, layers, queries, keys in stacks:
+        attentions = getattr(output, f"{prefix}attentions")
+        assert len(attentions) == layers, (prefix, len(attentions), layers)
+        if prefix != "cross_":
+            hidden = getattr(output, f"{prefix}hidden_states")
+            assert len(hidden) == layers + 1, (prefix, len(hidden), layers)
+            assert all(h.shape == (batch_size, queries, config.hidden_size) for h in hidden)
+        for weights in attentions:
+            assert weights.shape == (batch_size, heads, queries, keys or queries), prefix
+            rows = weights.sum(-1)
+            torch.testing.assert_close(rows, torch.ones_like(rows), atol=1e-5, rtol=0)
+        if prefix != "decoder_":  # real queries give padded source keys no weight (padded queries: unspecified)
+            padded_keys = (inputs["attention_mask"] == 0)[:, None, None, :]
+            real_queries = inputs["attention_mask"].bool()[:, None, :, None] if prefix != "cross_" else True
+            assert all((w * (padded_keys & real_queries)).abs().max() == 0 for w in attentions), prefix
 
 
 @pytest.mark.parametrize("name", VARIANT_NAMES)
@@ -243,11 +255,32 @@ def test_resize_token_embeddings(name):
 
 
 @pytest.mark.parametrize("name", VARIANT_NAMES)
-def test_bfloat16_forward_tracks_float32(name):
-    reference = build(name, "sdpa")
-    inputs = batch(name, reference.config)
-    low = build(name, "sdpa").to(torch.bfloat16)
-    with torch.no_grad():
-        expected, actual = reference(**inputs).logits, low(**inputs).logits
-    assert actual.dtype == torch.bfloat16
-    assert compare_real(name, expected, actual.float(), inputs["attention_mask"]) < 0.05  # bf16 has ~3 digits
+def test_bfloat16_forward_equals_native_bfloat16(name):
+    """Our bf16 forward against native's bf16 forward on the same weights: bf16 rounding (native bf16 vs fp32) is
+    ~1e-3 on these logits, so a tolerance of a tenth of it asks for the same rounding order, not just "close to
+    fp32". Variants without a native counterpart are held to their own fp32 forward."""
+    from hf_variants.convert import to_native
+
+    overrides = {"classifier_dropout": 0.1} if name == "albert" else {}  # to_native needs a number there
+    ours = build(name, "sdpa", **overrides)
+    inputs = batch(name, ours.config)
+    mask = inputs["attention_mask"]
+    if hf_variants.VARIANTS[name].native_model_type is None:
+        reference = logits_of(ours, inputs)
+        low = logits_of(ours.to(torch.bfloat16), inputs)
+        assert low.dtype == torch.bfloat16
+        assert compare_real(name, reference, low.float(), mask) < 0.02
+        return
+    native = to_native(ours).eval()
+    if hasattr(native, "set_experts_implementation"):
+        native.set_experts_implementation("eager")  # native grouped_mm needs 16-byte strides (37 * 2 bytes is not)
+    native32 = logits_of(native, inputs)
+    ours16 = logits_of(ours.to(torch.bfloat16), inputs)
+    native16 = logits_of(native.to(torch.bfloat16), inputs)
+    assert ours16.dtype == native16.dtype == torch.bfloat16
+    rounding = compare_real(name, native16.float(), native32, mask)
+    assert rounding > 0
+    # Switch: native runs its router in float32 inside a bf16 model (fidelity issue, other branch); until then ours
+    # may differ by up to bf16's own rounding.
+    tolerance = rounding if name == "switch" else 0.1 * rounding
+    assert compare_real(name, ours16.float(), native16.float(), mask) <= tolerance

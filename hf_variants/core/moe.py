@@ -189,7 +189,8 @@ class Experts(nn.Module):
                                           None if first_bias is None else first_bias[expert])
             hidden = nn.functional.linear(self._activate(hidden), self.down_proj[expert],
                                           None if down_bias is None else down_bias[expert])
-            output.index_add_(0, tokens, hidden * weights[rows, None].to(hidden.dtype))
+            # weighted in the routing weights' float32, then cast: native Mixtral's rounding in bf16/fp16
+            output.index_add_(0, tokens, (hidden * weights[rows, None]).to(output.dtype))
         return output
 
     def forward_grouped(self, hidden_states, token_index, expert_index, weights) -> torch.Tensor:
@@ -205,7 +206,7 @@ class Experts(nn.Module):
                                  sorted_experts)
         hidden = _grouped_linear(self._activate(hidden), self.down_proj, offsets, counts, self.down_proj_bias,
                                  sorted_experts)
-        return output.index_add_(0, tokens, hidden * weights[order, None].to(hidden.dtype))
+        return output.index_add_(0, tokens, (hidden * weights[order, None]).to(output.dtype))
 
 
 # --- the layer -------------------------------------------------------------------------------------------------
