@@ -75,6 +75,19 @@ def test_padded_aux_loss_equal_native(pair):
     torch.testing.assert_close(out.loss, ref.loss, atol=1e-5, rtol=1e-5)
 
 
+def test_native_load_balancing_function_on_our_router_logits(pair):
+    """transformers' own Mixtral load_balancing_loss_func reads our router logits as it reads native's."""
+    from transformers.models.mixtral.modeling_mixtral import load_balancing_loss_func
+
+    ours, native = pair
+    ids, mask = _padded_batch()
+    with torch.no_grad():
+        out = ours(ids, attention_mask=mask)
+        ref = native(ids, attention_mask=mask, labels=ids, output_router_logits=True)
+    value = load_balancing_loss_func(out.router_logits, 8, 2, mask)
+    torch.testing.assert_close(value, ref.aux_loss, atol=1e-6, rtol=1e-6)
+
+
 def test_generation_equal(pair):
     ours, native = pair
     ids, mask = _padded_batch()

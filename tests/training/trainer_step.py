@@ -27,11 +27,13 @@ class _Rows(torch.utils.data.Dataset):
         return self.rows[index]
 
 
-def trainer_update(case: str, per_device: int, accumulation: int, output_dir: str) -> dict[str, torch.Tensor]:
-    """-(gradient) of one Trainer step that sees the 8 rows once (per_device * accumulation * processes = 8)."""
+def trainer_update(case: str, per_device: int, accumulation: int, output_dir: str,
+                   model=None) -> dict[str, torch.Tensor]:
+    """-(gradient) of one Trainer step that sees the 8 rows once (per_device * accumulation * processes = 8), for
+    the case's model or `model` (e.g. the native counterpart, for measurements)."""
     from transformers import Trainer, TrainingArguments, default_data_collator
 
-    model = build(case)
+    model = build(case) if model is None else model.train()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     args = TrainingArguments(
         output_dir=output_dir, per_device_train_batch_size=per_device, gradient_accumulation_steps=accumulation,
