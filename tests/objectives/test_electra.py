@@ -55,6 +55,20 @@ def test_loss_is_mlm_plus_weighted_rtd(bert_tokenizer):
     assert torch.isclose(out.loss, out.mlm_loss + 50.0 * out.rtd_loss)
 
 
+def test_num_items_in_batch_weights_mlm_by_the_step_and_rtd_by_its_share(bert_tokenizer):
+    """Under accumulation (num_items_in_batch = the step's masked tokens, here 4 x this batch's) the generator MLM is
+    sum / num_items and the RTD mean is weighted by this batch's share, so 4 such micro-batches add up to one
+    plain loss."""
+    model = _model(bert_tokenizer).eval()
+    batch = _batch(bert_tokenizer)
+    masked = (batch["labels"] != -100).sum()
+    torch.manual_seed(1)
+    plain = model(**batch)
+    torch.manual_seed(1)
+    quarter = model(**batch, num_items_in_batch=4 * masked)
+    torch.testing.assert_close(4 * quarter.loss, plain.loss, atol=1e-5, rtol=1e-5)
+
+
 def test_trainer_lowers_loss_and_saves_both_models(bert_tokenizer, tmp_path):
     model = _model(bert_tokenizer)
     enc = bert_tokenizer(DOCUMENTS, truncation=True, max_length=64)

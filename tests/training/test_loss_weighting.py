@@ -136,12 +136,17 @@ def test_sequence_level_heads_keep_means():
         assert build(case).accepts_loss_kwargs is True, case
 
 
-def test_shift_labels_and_num_items_equal_native_llama():
-    """With the same weights, our causal-LM loss equals native LLaMA's with `num_items_in_batch` and with
-    `shift_labels` (which replaces the internal shift), and `shift_labels` changes the loss."""
-    from hf_variants.convert import to_native
+@pytest.mark.parametrize("variant", ["llama", "gpt2", "mistral"])
+def test_shift_labels_and_num_items_equal_native(variant):
+    """With the same weights, our causal-LM loss equals native's with `num_items_in_batch` and with `shift_labels`
+    (which replaces the internal shift; native decoders honour both), and `shift_labels` changes the loss."""
+    import transformers
 
-    ours = build("causal_lm").eval()
+    from hf_variants.convert import to_native
+    from tests.variant_configs import tiny_config
+
+    torch.manual_seed(0)
+    ours = transformers.AutoModelForCausalLM.from_config(tiny_config(variant), attn_implementation="eager").eval()
     native = to_native(ours).eval()
     batch = stack(global_batch("causal_lm", ours.config.vocab_size))
     shifted = torch.roll(batch["labels"], 2, dims=1)
