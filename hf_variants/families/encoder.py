@@ -201,7 +201,10 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
         # pair part is a per-sequence mean weighted by this micro-batch's share of the step's labelled tokens.
         num_items = loss_kwargs.get("num_items_in_batch")
         ignore_index = loss_kwargs.get("ignore_index", -100)
-        share = items_share(count_items(labels, ignore_index=ignore_index), num_items)
+        counted = labels
+        if self.discriminator is not None and labels is not None and attention_mask is not None:
+            counted = labels.masked_fill(attention_mask == 0, ignore_index)  # RTD counts real tokens only
+        share = items_share(count_items(counted, ignore_index=ignore_index), num_items)
         losses = []
         if self.lm_head is not None:
             result.prediction_logits = self.lm_head(sequence)
