@@ -108,6 +108,8 @@ NATIVE = NativeMapping(
         "scale_decoder_outputs": False,
         "final_logits_bias": True,
         "classifier_activation": "tanh",
+        "embedding_padding_idx": True,
+        "classifier_input_dropout": True,
     },
     ours_overrides={"layer_norm_eps": 1e-5, "type_vocab_size": 0},
 )

@@ -42,5 +42,11 @@ def encoder_native_requires(**extra):
         "use_embedding_norm": True,
         "use_final_norm": False,
         "activation_dropout": 0.0,
+        "embedding_padding_idx": True,
+        "token_types_in_word_embeddings": False,
+        "classifier_input_dropout": True,
+        "token_classifier_dropout": None,
+        "qa_dropout": 0.0,
+        "multiple_choice_pooling": None,
         **extra,
     }
