@@ -151,6 +151,10 @@ class HfvConfig(PreTrainedConfig):
     token_classifier_dropout: float | None = None
     # Dropout before the extractive-QA span layer (DistilBERT's qa_dropout; 0 elsewhere).
     qa_dropout: float = 0.0
+    # Dropout (hidden_dropout_prob) on the self-attention / feed-forward output before the residual add;
+    # DistilBERT has none after attention, ALBERT none after the feed-forward.
+    attention_output_dropout: bool = True
+    ffn_output_dropout: bool = True
 
     def __post_init__(self, **kwargs):
         if self.num_key_value_heads is None:

@@ -16,6 +16,7 @@ class HfvAlbertConfig(EncoderConfig):
     hidden_act: str = "gelu_new"
     hidden_dropout_prob: float = 0.0
     attention_probs_dropout_prob: float = 0.0
+    ffn_output_dropout: bool = False  # native AlbertLayer adds the feed-forward output undropped
     classifier_dropout: float | None = 0.1  # native classifier_dropout_prob (sequence order and classifiers)
     bos_token_id: int | None = 2
     eos_token_id: int | list[int] | None = 3
@@ -59,7 +60,7 @@ NATIVE = NativeMapping(
                     else c.classifier_dropout)),
     requires=encoder_native_requires(
         position_embedding_type="learned", position_offset=0, pad_aware_positions=False, mlm_head_act=None,
-        classifier_pooling="pooler"),
+        classifier_pooling="pooler", ffn_output_dropout=False),
     native_overrides={"inner_group_num": 1},
 )
 

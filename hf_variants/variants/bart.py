@@ -110,6 +110,8 @@ NATIVE = NativeMapping(
         "classifier_activation": "tanh",
         "embedding_padding_idx": True,
         "classifier_input_dropout": True,
+        "attention_output_dropout": True,
+        "ffn_output_dropout": True,
     },
     ours_overrides={"layer_norm_eps": 1e-5, "type_vocab_size": 0},
 )

@@ -48,5 +48,7 @@ def encoder_native_requires(**extra):
         "token_classifier_dropout": None,
         "qa_dropout": 0.0,
         "multiple_choice_pooling": None,
+        "attention_output_dropout": True,
+        "ffn_output_dropout": True,
         **extra,
     }

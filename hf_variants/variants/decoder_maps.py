@@ -64,10 +64,13 @@ def decoder_native_requires(**extra):
         "token_types_in_word_embeddings": False,
         "token_classifier_dropout": None,
         "qa_dropout": 0.0,
+        "attention_output_dropout": True,
+        "ffn_output_dropout": True,
         **extra,
     }
 
 
 def llama_native_requires(**extra):
-    """LLaMA-style natives: RoPE, RMSNorm, SwiGLU-style gated FFN, any GQA."""
-    return decoder_native_requires(position_embedding_type="rope", norm_type="rmsnorm", ffn_type="glu", **extra)
+    """LLaMA-style natives: RoPE, RMSNorm, SwiGLU-style gated FFN, any GQA; attention dropout only."""
+    return decoder_native_requires(position_embedding_type="rope", norm_type="rmsnorm", ffn_type="glu",
+                                   hidden_dropout_prob=0.0, **extra)

@@ -17,6 +17,7 @@ class HfvDistilBertConfig(EncoderConfig):
     # Native layout: no dropout before pre_classifier; token classification drops out with `dropout`
     # (hidden_dropout_prob, resolved below) and QA with qa_dropout.
     classifier_input_dropout: bool = False
+    attention_output_dropout: bool = False
     qa_dropout: float = 0.1
 
     def __post_init__(self, **kwargs):
@@ -71,6 +72,7 @@ NATIVE = NativeMapping(
         position_offset=0, pad_aware_positions=False, type_vocab_size=0, layer_norm_eps=1e-12,
         embedding_size=lambda c: c.hidden_size, num_hidden_groups=lambda c: c.num_hidden_layers,
         mlm_head_act=None, classifier_pooling="head", classifier_activation="relu", classifier_input_dropout=False,
+        attention_output_dropout=False,
         qa_dropout=lambda c: c.qa_dropout, token_classifier_dropout=lambda c: c.hidden_dropout_prob),
     # Sinusoidal tables are a buffer here but a (frozen) weight natively: nothing to carry over.
     ours_overrides={"type_vocab_size": 0, "layer_norm_eps": 1e-12},

@@ -133,7 +133,8 @@ NATIVE = NativeMapping(
     # Native GPT-2 options with no counterpart here, pinned to what our model computes (the upcast only changes
     # low-precision rounding, so it converts; per-layer logit scaling does not).
     native_overrides={"scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False},
-    native_requires={"scale_attn_by_inverse_layer_idx": False},
+    # One hidden_dropout_prob is both native embedding and residual dropouts: they must agree.
+    native_requires={"scale_attn_by_inverse_layer_idx": False, "embd_pdrop": lambda n: n["resid_pdrop"]},
     heads={"ForCausalLM": "LMHeadModel"},
 )
 

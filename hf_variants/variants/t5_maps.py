@@ -99,6 +99,8 @@ T5_NATIVE = NativeMapping(
         "activation_dropout": lambda c: c.attention_probs_dropout_prob,  # native T5 has one dropout_rate
         "embedding_padding_idx": False,
         "classifier_input_dropout": True,
+        "attention_output_dropout": True,
+        "ffn_output_dropout": True,
     },
     ours_overrides={"type_vocab_size": 0},
 )
