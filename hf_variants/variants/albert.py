@@ -62,6 +62,7 @@ NATIVE = NativeMapping(
         position_embedding_type="learned", position_offset=0, pad_aware_positions=False, mlm_head_act=None,
         classifier_pooling="pooler", ffn_output_dropout=False),
     native_overrides={"inner_group_num": 1},
+    native_requires={"inner_group_num": 1},
 )
 
 SPEC = declare_variant(

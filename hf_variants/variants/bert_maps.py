@@ -26,6 +26,10 @@ BERT_CONFIG_FIELDS = (
 )
 
 
+# Native BERT-style configs that turn the encoder into a decoder: not expressible here.
+ENCODER_ONLY = {"is_decoder": False, "add_cross_attention": False}
+
+
 def encoder_native_requires(**extra):
     """Element values a BERT-style native encoder is fixed to (post-norm LayerNorm, GELU-style MLP, MHA)."""
     return {

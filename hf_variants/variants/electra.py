@@ -5,7 +5,7 @@ Both share the factorized token embeddings (`embedding_size`); `generator_config
 
 from ..core.heads import classifier_dropout
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
-from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, ENCODER_ONLY, encoder_native_requires
 from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
 
@@ -75,7 +75,7 @@ NATIVE = NativeMapping(
         num_hidden_groups=lambda c: c.num_hidden_layers, mlm_head_act="gelu", classifier_pooling="head",
         classifier_activation="gelu"),
     # The sequence-summary settings native multiple choice reads; ours is the default layout.
-    native_requires={"summary_type": "first", "summary_use_proj": True, "summary_activation": "gelu",
+    native_requires={**ENCODER_ONLY, "summary_type": "first", "summary_use_proj": True, "summary_activation": "gelu",
                      "summary_first_dropout": _native_classifier_dropout,
                      "summary_last_dropout": _native_classifier_dropout},
 )

@@ -134,7 +134,8 @@ NATIVE = NativeMapping(
     # low-precision rounding, so it converts; per-layer logit scaling does not).
     native_overrides={"scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False},
     # One hidden_dropout_prob is both native embedding and residual dropouts: they must agree.
-    native_requires={"scale_attn_by_inverse_layer_idx": False, "embd_pdrop": lambda n: n["resid_pdrop"]},
+    native_requires={"scale_attn_by_inverse_layer_idx": False, "embd_pdrop": lambda n: n["resid_pdrop"],
+                     "add_cross_attention": False},
     heads={"ForCausalLM": "LMHeadModel"},
 )
 

@@ -1,7 +1,7 @@
 """RoBERTa (Liu et al. 2019): BERT's architecture, byte-level BPE, dynamic MLM only, positions offset past padding."""
 
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
-from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, ENCODER_ONLY, encoder_native_requires
 from .keymap import KeyMap
 from .spec import NativeMapping, declare_variant
 
@@ -50,6 +50,7 @@ NATIVE = NativeMapping(
         embedding_size=lambda c: c.hidden_size, num_hidden_groups=lambda c: c.num_hidden_layers,
         mlm_head_act="gelu", classifier_pooling="head", classifier_activation="tanh",
         multiple_choice_pooling="pooler"),
+    native_requires=ENCODER_ONLY,
 )
 
 SPEC = declare_variant(

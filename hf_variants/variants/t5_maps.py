@@ -102,5 +102,6 @@ T5_NATIVE = NativeMapping(
         "attention_output_dropout": True,
         "ffn_output_dropout": True,
     },
-    ours_overrides={"type_vocab_size": 0},
+    # Native T5Config always says tie_word_embeddings=True and keeps the tie it was given as scale_decoder_outputs.
+    ours_overrides={"type_vocab_size": 0, "tie_word_embeddings": lambda n: n.get("scale_decoder_outputs", True)},
 )
