@@ -131,9 +131,9 @@ def from_native(model: PreTrainedModel | str | Path, variant: str | None = None)
     for key in ("id2label", "label2id", "problem_type", "tie_word_embeddings"):
         if key in native_config:
             values[key] = native_config[key]
+    values.update({k: v(native_config) if callable(v) else v for k, v in mapping.ours_overrides.items()})
     if values.get("tie_word_embeddings") and not _embeddings_tied(model):
         values["tie_word_embeddings"] = False  # the config says tied, the weights are not (native T5 v1.1 checkpoints)
-    values.update(mapping.ours_overrides)
     config = spec.config_class(**values)
     config._attn_implementation = model.config._attn_implementation
     state = mapping.key_map.convert(model.state_dict(), to_ours=True, has_base_prefix=head != "Model", head=head)

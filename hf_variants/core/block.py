@@ -36,13 +36,17 @@ class TransformerBlock(GradientCheckpointingLayer):
         self.mlp = build_channel_mixer(config, layer_idx)
         self.mlp_norm = build_norm(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        # Natives without a dropout on one sublayer's output: DistilBERT (attention), ALBERT (feed-forward).
+        self.attn_dropout = self.dropout if config.attention_output_dropout else nn.Identity()
+        self.mlp_dropout = self.dropout if config.ffn_output_dropout else nn.Identity()
 
-    def _residual(self, hidden_states, norm, sublayer):
+    def _residual(self, hidden_states, norm, sublayer, dropout=None):
+        dropout = self.dropout if dropout is None else dropout
         if self.pre_norm:
             output, extra = sublayer(norm(hidden_states))
-            return hidden_states + self.dropout(output), extra
+            return hidden_states + dropout(output), extra
         output, extra = sublayer(hidden_states)
-        return norm(hidden_states + self.dropout(output)), extra
+        return norm(hidden_states + dropout(output)), extra
 
     def forward(
         self,
@@ -63,6 +67,7 @@ class TransformerBlock(GradientCheckpointingLayer):
         hidden_states, self_weights = self._residual(
             hidden_states, self.self_attn_norm,
             lambda x: self.self_attn(x, attention_mask, position_embeddings=position_embeddings, **attention_kwargs),
+            self.attn_dropout,
         )
         cross_weights = None
         if self.cross_attn is not None:
@@ -73,7 +78,8 @@ class TransformerBlock(GradientCheckpointingLayer):
                 lambda x: self.cross_attn(x, encoder_attention_mask, key_value_states=encoder_hidden_states,
                                           **attention_kwargs),
             )
-        hidden_states, router_logits = self._residual(hidden_states, self.mlp_norm, self._channel_mix)
+        hidden_states, router_logits = self._residual(hidden_states, self.mlp_norm, self._channel_mix,
+                                                      self.mlp_dropout)
         return hidden_states, self_weights, cross_weights, router_logits
 
     def _channel_mix(self, hidden_states):

@@ -21,6 +21,7 @@ FFN_TYPES = ("mlp", "glu")
 CLASSIFIER_POOLINGS = ("pooler", "head")
 MOE_IMPLEMENTATIONS = ("grouped", "eager")
 ROUTER_TYPES = ("topk", "switch")
+INITIALIZER_SCHEMES = ("normal", "scaled_residual", "fan_in", "xavier")
 # Mixture-of-experts layers exist (core/moe.py).
 MOE_AVAILABLE = True
 
@@ -134,6 +135,27 @@ class HfvConfig(PreTrainedConfig):
     tie_word_embeddings: bool = True
     use_cache: bool = True
 
+    # --- initialisation, padding row and head dropout (each variant declares its native values) ----------------
+    # How fresh weights are drawn (core/init.py): "normal" N(0, initializer_range) (BERT, BART, LLaMA);
+    # "scaled_residual" the same with residual output projections / sqrt(2 * layers) (GPT-2); "fan_in"
+    # Mesh-TensorFlow's fan-in scaled normals times initializer_factor (T5, Switch); "xavier" torch.nn.Transformer's.
+    initializer_scheme: str = "normal"
+    initializer_factor: float = 1.0
+    # The pad token's embedding row starts at 0 and gets no gradient (nn.Embedding padding_idx); False for T5/GPT-2.
+    embedding_padding_idx: bool = True
+    # GPT-2: token_type_ids are looked up in the word-embedding table and added (needs type_vocab_size=0).
+    token_types_in_word_embeddings: bool = False
+    # "head" classifiers: dropout on the first-token vector before their dense layer (False: DistilBERT).
+    classifier_input_dropout: bool = True
+    # Dropout before the per-token classifier; None = classifier_dropout, else hidden_dropout_prob.
+    token_classifier_dropout: float | None = None
+    # Dropout before the extractive-QA span layer (DistilBERT's qa_dropout; 0 elsewhere).
+    qa_dropout: float = 0.0
+    # Dropout (hidden_dropout_prob) on the self-attention / feed-forward output before the residual add;
+    # DistilBERT has none after attention, ALBERT none after the feed-forward.
+    attention_output_dropout: bool = True
+    ffn_output_dropout: bool = True
+
     def __post_init__(self, **kwargs):
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
@@ -200,8 +222,12 @@ class HfvConfig(PreTrainedConfig):
         self._validate_experts()
         if self.sliding_window is not None:
             _positive("sliding_window", self.sliding_window)
+        _allowed("initializer_scheme", self.initializer_scheme, INITIALIZER_SCHEMES)
+        if self.token_types_in_word_embeddings and self.type_vocab_size:
+            raise ValueError(f"token_types_in_word_embeddings=True reads token types from the word table: "
+                             f"type_vocab_size={self.type_vocab_size} must be 0")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "activation_dropout", "classifier_dropout",
-                     "router_jitter_noise"):
+                     "router_jitter_noise", "token_classifier_dropout", "qa_dropout"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
                 raise ValueError(f"{name}={value!r} must be in [0, 1)")

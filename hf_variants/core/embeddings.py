@@ -31,6 +31,8 @@ def build_word_embeddings(config) -> nn.Embedding:
     """The token table, scaled by sqrt(hidden_size) when `config.scale_embedding`."""
     dim = config.embedding_size
     pad = config.pad_token_id if config.pad_token_id is not None and config.pad_token_id < config.vocab_size else None
+    if not config.embedding_padding_idx:
+        pad = None
     if config.scale_embedding:
         return ScaledEmbedding(config.vocab_size, dim, pad, math.sqrt(config.hidden_size))
     return nn.Embedding(config.vocab_size, dim, padding_idx=pad)
@@ -48,7 +50,9 @@ class Embeddings(nn.Module):
         self.word_embeddings = build_word_embeddings(config) if with_word_embeddings else None
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, dim) if config.type_vocab_size else None
         if config.position_embedding_type == "learned":
-            self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim)
+            # RoBERTa: padding tokens sit at position pad_token_id, a row that stays 0 (as native)
+            pad = config.pad_token_id if config.pad_aware_positions and config.embedding_padding_idx else None
+            self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim, padding_idx=pad)
         elif config.position_embedding_type == "sinusoidal":
             self.position_embeddings = SinusoidalPositionEmbedding(config.max_position_embeddings, dim)
         else:
@@ -76,7 +80,8 @@ class Embeddings(nn.Module):
                 token_type_ids = torch.zeros(embeddings.shape[:2], dtype=torch.long, device=embeddings.device)
             self._check_ids("token_type_ids", token_type_ids, self.config.type_vocab_size)
             embeddings = embeddings + self.token_type_embeddings(token_type_ids)
-        elif token_type_ids is not None and bool(token_type_ids.any()):
+        elif token_type_ids is not None and not self.config.token_types_in_word_embeddings \
+                and bool(token_type_ids.any()):
             raise ValueError("token_type_ids were given but this model has type_vocab_size=0 (no token types)")
         if self.position_embeddings is not None:
             if position_ids is None:
@@ -85,12 +90,21 @@ class Embeddings(nn.Module):
                 )
             self._check_ids("position ids", position_ids, self.config.max_position_embeddings)
             embeddings = embeddings + self.position_embeddings(position_ids).to(embeddings.dtype)
+        if token_type_ids is not None and self.config.token_types_in_word_embeddings:
+            embeddings = embeddings + self._word_table_token_types(token_type_ids)
         if self.norm is not None:
             embeddings = self.norm(embeddings)
         embeddings = self.dropout(embeddings)
         if self.projection is not None:
             embeddings = self.projection(embeddings)
         return embeddings
+
+    def _word_table_token_types(self, token_type_ids: torch.Tensor) -> torch.Tensor:
+        """GPT-2's token types: ids of the word-embedding table, added after the positions (as native GPT2Model)."""
+        if self.word_embeddings is None:
+            raise ValueError("token_types_in_word_embeddings=True needs the word table in these embeddings")
+        self._check_ids("token_type_ids", token_type_ids, self.config.vocab_size)
+        return self.word_embeddings(token_type_ids)
 
     def check_length(self, seq_length: int, past_length: int = 0) -> None:
         """Refuse a sequence longer than the absolute position table, naming both lengths (instead of an index

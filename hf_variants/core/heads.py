@@ -37,18 +37,25 @@ class Pooler(nn.Module):
         return torch.tanh(self.dense(hidden_states[:, 0]))
 
 
+def classifier_dropout(config) -> float:
+    """`classifier_dropout`, or `hidden_dropout_prob` when it is None (BERT's rule)."""
+    return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+
+
 class SequenceClassificationHead(nn.Module):
     """Maps the sequence representation to `num_outputs` scores.
 
-    classifier_pooling="pooler": dropout -> out_proj on the base model's pooler output.
-    classifier_pooling="head":   first token -> dropout -> dense -> classifier_activation -> dropout -> out_proj.
+    pooling="pooler": dropout -> out_proj on the base model's pooler output.
+    pooling="head":   first token -> [dropout] -> dense -> classifier_activation -> dropout -> out_proj; the first
+    dropout only with `config.classifier_input_dropout` (DistilBERT has none there).
+    `pooling` defaults to `config.classifier_pooling`, `dropout` to `classifier_dropout(config)`.
     """
 
-    def __init__(self, config, num_outputs: int):
+    def __init__(self, config, num_outputs: int, pooling: str | None = None, dropout: float | None = None):
         super().__init__()
-        self.uses_pooler = config.classifier_pooling == "pooler"
-        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        self.dropout = nn.Dropout(dropout)
+        self.uses_pooler = (pooling or config.classifier_pooling) == "pooler"
+        self.dropout = nn.Dropout(classifier_dropout(config) if dropout is None else dropout)
+        self.input_dropout = config.classifier_input_dropout
         if not self.uses_pooler:
             self.dense = nn.Linear(config.hidden_size, config.hidden_size)
             self.act_fn = ACT2FN[config.classifier_activation]
@@ -57,18 +64,20 @@ class SequenceClassificationHead(nn.Module):
     def forward(self, sequence_output: torch.Tensor, pooled_output: torch.Tensor | None) -> torch.Tensor:
         if self.uses_pooler:
             return self.out_proj(self.dropout(pooled_output))
-        hidden = self.dropout(sequence_output[:, 0])
+        hidden = sequence_output[:, 0]
+        if self.input_dropout:
+            hidden = self.dropout(hidden)
         hidden = self.dropout(self.act_fn(self.dense(hidden)))
         return self.out_proj(hidden)
 
 
 class TokenClassificationHead(nn.Module):
-    """dropout -> linear per token (token classification, and QA start/end with num_outputs=2)."""
+    """dropout (`token_classifier_dropout`, else `classifier_dropout(config)`) -> linear per token."""
 
     def __init__(self, config, num_outputs: int):
         super().__init__()
-        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        self.dropout = nn.Dropout(dropout)
+        dropout = config.token_classifier_dropout
+        self.dropout = nn.Dropout(classifier_dropout(config) if dropout is None else dropout)
         self.out_proj = nn.Linear(config.hidden_size, num_outputs)
 
     def forward(self, sequence_output: torch.Tensor) -> torch.Tensor:

@@ -155,6 +155,8 @@ class Experts(nn.Module):
             setattr(self, first + "_bias", None)
             self.down_proj_bias = None
         self.act_fn = ACT2FN[config.hidden_act]
+        # Each expert's inner dropout (native Switch experts are T5 feed-forwards: wi -> act -> dropout -> wo).
+        self.dropout = nn.Dropout(config.activation_dropout)
 
     @property
     def first_proj(self) -> nn.Parameter:
@@ -167,8 +169,8 @@ class Experts(nn.Module):
     def _activate(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.glu:
             gate, up = hidden.chunk(2, dim=-1)
-            return self.act_fn(gate) * up
-        return self.act_fn(hidden)
+            return self.dropout(self.act_fn(gate) * up)
+        return self.dropout(self.act_fn(hidden))
 
     def forward(self, hidden_states: torch.Tensor, token_index: torch.Tensor, expert_index: torch.Tensor,
                 weights: torch.Tensor) -> torch.Tensor:
@@ -179,7 +181,8 @@ class Experts(nn.Module):
         return self.forward_grouped(hidden_states, token_index, expert_index, weights)
 
     def forward_eager(self, hidden_states, token_index, expert_index, weights) -> torch.Tensor:
-        """Reference: one pair of matmuls per expert that received tokens."""
+        """Reference: one pair of matmuls per expert that received tokens, in expert order (as native's loop, so
+        dropout draws its masks in native's order)."""
         output = torch.zeros_like(hidden_states)
         first_bias, down_bias = self.first_bias, self.down_proj_bias
         for expert in expert_index.unique().tolist():
@@ -194,7 +197,8 @@ class Experts(nn.Module):
         return output
 
     def forward_grouped(self, hidden_states, token_index, expert_index, weights) -> torch.Tensor:
-        """Sort the assignments by expert and run each projection as one grouped matmul over the segments."""
+        """Sort the assignments by expert and run each projection as one grouped matmul over the segments (its
+        dropout draws one mask for all experts: same distribution, not native's random numbers)."""
         output = torch.zeros_like(hidden_states)
         if expert_index.numel() == 0:
             return output
@@ -235,12 +239,17 @@ class SparseMoE(nn.Module):
         self.gate = nn.Linear(config.hidden_size, config.num_experts, bias=False)
         self.experts = Experts(config)
 
-    def route(self, router_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(token index, expert index, weight) per kept assignment; tokens are numbered batch-major."""
+    def route(self, router_logits: torch.Tensor, dtype: torch.dtype | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(token index, expert index, weight) per kept assignment; tokens are numbered batch-major.
+        `dtype`: the Switch router's probabilities are rounded to the model's dtype before the expert is picked,
+        as native does (ties after rounding go to the lower expert index)."""
         batch, seq, _ = router_logits.shape
         probs = router_logits.float().softmax(dim=-1)
         if self.router_type == "switch":
-            weight, expert = probs.max(dim=-1)  # [batch, seq]; Switch keeps the raw probability
+            probs = probs.to(dtype or probs.dtype)
+            expert = probs.argmax(dim=-1)  # [batch, seq]; Switch keeps the raw probability
+            weight = probs.gather(-1, expert[..., None]).squeeze(-1)
             capacity = expert_capacity(self.config, seq)
             keep = torch.ones_like(expert, dtype=torch.bool)
             if capacity is not None:
@@ -254,13 +263,27 @@ class SparseMoE(nn.Module):
         tokens = torch.arange(batch * seq, device=router_logits.device).repeat_interleave(self.top_k)
         return tokens, expert.reshape(-1), weight.reshape(-1)
 
+    def _switch_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Switch's router: float32 throughout ("selective precision", native's router_dtype), multiplicative
+        jitter on the router's own copy of the input only (the experts see the states unjittered)."""
+        router_input = hidden_states.float()
+        if self.training and self.jitter_noise > 0:
+            router_input = router_input * torch.empty_like(router_input).uniform_(
+                1.0 - self.jitter_noise, 1.0 + self.jitter_noise)
+        return nn.functional.linear(router_input, self.gate.weight.float())
+
     def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (output, router logits); a Switch router's logits are float32, a top-k router's in the model's
+        dtype (both as native)."""
         batch, seq, hidden = hidden_states.shape
-        if self.training and self.jitter_noise > 0:  # multiplicative noise, seen by router and experts alike
-            noise = torch.empty_like(hidden_states).uniform_(1.0 - self.jitter_noise, 1.0 + self.jitter_noise)
-            hidden_states = hidden_states * noise
-        router_logits = self.gate(hidden_states)
-        tokens, experts, weights = self.route(router_logits)
+        if self.router_type == "switch":
+            router_logits = self._switch_logits(hidden_states)
+        else:
+            if self.training and self.jitter_noise > 0:  # Mixtral: noise seen by router and experts alike
+                noise = torch.empty_like(hidden_states).uniform_(1.0 - self.jitter_noise, 1.0 + self.jitter_noise)
+                hidden_states = hidden_states * noise
+            router_logits = self.gate(hidden_states)
+        tokens, experts, weights = self.route(router_logits, hidden_states.dtype)
         output = self.experts(hidden_states.reshape(-1, hidden), tokens, experts, weights)
         if self.router_type == "topk":
             router_logits = router_logits.reshape(batch * seq, self.num_experts)

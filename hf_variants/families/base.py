@@ -7,7 +7,7 @@ from transformers import initialization as init
 
 from ..core.compat import CACHE_KWARGS, check_forward_kwargs
 from ..core.config import HfvConfig
-from ..core.moe import Experts
+from ..core.init import init_module
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
 
 
@@ -31,15 +31,18 @@ class HfvPreTrainedModel(PreTrainedModel):
         # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs.
         cls.forward = check_forward_kwargs(cls.forward)
 
+    def _initialize_weights(self, module, is_custom_code: bool = False):
+        """transformers treats models outside its package as custom code and then skips every module without
+        parameters of its own (an attention, a feed-forward), assuming its init writes tensors in place. Ours
+        draws through `transformers.initialization` (which skips loaded weights), so parents get their turn."""
+        super()._initialize_weights(module, is_custom_code=False)
+
     def _init_weights(self, module):
+        """transformers' generic init, then the variant's native scheme (`config.initializer_scheme`,
+        core/init.py), then the fixed tables (sinusoidal positions, ALiBi slopes)."""
         super()._init_weights(module)
+        init_module(self.config, module)
         if isinstance(module, SinusoidalPositionEmbedding):
             init.copy_(module.table, sinusoidal_table(module.num_positions, module.dim))
         elif isinstance(module, AlibiBias):
             init.copy_(module.slopes, alibi_slopes(module.num_heads))
-        elif isinstance(module, Experts):  # stacked 3-D expert weights: like nn.Linear, one slice per expert
-            for name, param in module.named_parameters(recurse=False):
-                if name.endswith("_bias"):
-                    init.zeros_(param)
-                else:
-                    init.normal_(param, mean=0.0, std=self.config.initializer_range)

@@ -44,6 +44,8 @@ class DecoderConfig(HfvConfig):
     norm_position: str = "pre"
     type_vocab_size: int = 0
     layer_norm_eps: float = 1e-5
+    # Token classification's dropout: native decoders use 0.1 unless their config sets classifier_dropout.
+    classifier_dropout: float | None = 0.1
 
 
 @dataclass

@@ -26,6 +26,7 @@ from ..core.heads import (
     MaskedLMHead,
     Pooler,
     SequenceClassificationHead,
+    classifier_dropout,
 )
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
@@ -41,6 +42,12 @@ class EncoderConfig(HfvConfig):
 
     model_type = "hfv_encoder"
     pretraining_heads: str = "mlm+nsp"
+    # Whether the bare `...Model` (AutoModel) carries the tanh pooler; None = when classifier_pooling="pooler".
+    # RoBERTa: True (native RobertaModel has one although its sequence classifier does not read it).
+    add_pooling_layer: bool | None = None
+    # How multiple choice scores a candidate; None = as classifier_pooling. RoBERTa: "pooler" (native reads
+    # its pooler there, then dropout(hidden_dropout_prob) and a linear layer).
+    multiple_choice_pooling: str | None = None
 
     def validate_elements(self) -> None:
         super().validate_elements()
@@ -48,6 +55,9 @@ class EncoderConfig(HfvConfig):
             raise ValueError(f"pretraining_heads={self.pretraining_heads!r} is not supported; allowed: {PRETRAINING_HEADS}")
         if self.sliding_window is not None:
             raise ValueError(f"sliding_window={self.sliding_window} needs causal attention; encoders attend both ways")
+        if self.multiple_choice_pooling not in (None, "pooler", "head"):
+            raise ValueError(f"multiple_choice_pooling={self.multiple_choice_pooling!r} is not supported; "
+                             "allowed: None, 'pooler', 'head'")
 
 
 @dataclass
@@ -83,6 +93,8 @@ class EncoderModel(EncoderPreTrainedModel):
 
     def __init__(self, config: EncoderConfig, add_pooling_layer: bool | None = None):
         super().__init__(config)
+        if add_pooling_layer is None:
+            add_pooling_layer = config.add_pooling_layer
         if add_pooling_layer is None:
             add_pooling_layer = config.classifier_pooling == "pooler"
         self.embeddings = Embeddings(config)
@@ -177,6 +189,8 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
         self.model = EncoderModel(config, add_pooling_layer=heads in ("mlm+nsp", "mlm+sop"))
         self.lm_head = MaskedLMHead(config) if heads.startswith("mlm") else None
         self.seq_relationship = nn.Linear(config.hidden_size, 2) if "+" in heads else None
+        # ALBERT's sentence-order head drops out its input; BERT's next-sentence head does not (both native)
+        self.pair_dropout = nn.Dropout(classifier_dropout(config)) if heads == "mlm+sop" else None
         self.discriminator = DiscriminatorHead(config) if heads == "rtd" else None
         self.post_init()
 
@@ -211,7 +225,8 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
             if labels is not None:
                 losses.append(unshifted_token_loss(result.prediction_logits, labels, **loss_kwargs))
         if self.seq_relationship is not None:
-            pair_logits = self.seq_relationship(outputs.pooler_output)
+            pooled = outputs.pooler_output
+            pair_logits = self.seq_relationship(self.pair_dropout(pooled) if self.pair_dropout is not None else pooled)
             result.seq_relationship_logits = pair_logits
             if self.config.pretraining_heads == "mlm+sop":
                 result.sop_logits = pair_logits
@@ -237,7 +252,7 @@ class EncoderForSequenceClassification(EncoderPreTrainedModel):
     def __init__(self, config: EncoderConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.model = EncoderModel(config)
+        self.model = EncoderModel(config, add_pooling_layer=config.classifier_pooling == "pooler")
         self.classifier = SequenceClassificationHead(config, config.num_labels)
         self.post_init()
 
@@ -267,8 +282,11 @@ class EncoderForMultipleChoice(EncoderPreTrainedModel):
 
     def __init__(self, config: EncoderConfig):
         super().__init__(config)
-        self.model = EncoderModel(config)
-        self.classifier = SequenceClassificationHead(config, 1)
+        pooling = config.multiple_choice_pooling or config.classifier_pooling
+        self.model = EncoderModel(config, add_pooling_layer=pooling == "pooler")
+        # RoBERTa's layout (multiple_choice_pooling="pooler") drops out with hidden_dropout_prob, as native
+        dropout = config.hidden_dropout_prob if config.multiple_choice_pooling == "pooler" else None
+        self.classifier = SequenceClassificationHead(config, 1, pooling=pooling, dropout=dropout)
         self.post_init()
 
     @can_return_tuple

@@ -76,14 +76,15 @@ class TokenClassificationMixin(_PerTokenHeadMixin):
 
 
 class QuestionAnsweringMixin(_PerTokenHeadMixin):
-    """Extractive QA: start/end scores per token from one linear layer. The loss is a mean over sequences, as
-    native: Trainer averages it over accumulation steps itself (`accepts_loss_kwargs = False`)."""
+    """Extractive QA: start/end scores per token from one linear layer (after `config.qa_dropout`). The loss is a
+    mean over sequences, as native: Trainer averages it over accumulation steps itself (`accepts_loss_kwargs = False`)."""
 
     accepts_loss_kwargs = False
 
     def __init__(self, config):
         super().__init__(config)
         self.model = self._base_model(config)
+        self.dropout = nn.Dropout(config.qa_dropout)  # DistilBERT's qa_dropout; p=0 draws no random numbers
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
@@ -96,7 +97,7 @@ class QuestionAnsweringMixin(_PerTokenHeadMixin):
         pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
         outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                                  output_attentions, output_hidden_states, kwargs)
-        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
+        start_logits, end_logits = self.qa_outputs(self.dropout(outputs.last_hidden_state)).split(1, dim=-1)
         start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
         loss = None
         if start_positions is not None and end_positions is not None:

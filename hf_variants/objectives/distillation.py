@@ -19,7 +19,11 @@ _LAYER_KEY = re.compile(r"^model\.encoder\.layers\.(\d+)\.(.+)$")
 # Teacher config entries that describe the teacher's own heads/history rather than the architecture elements.
 _NOT_COPIED = ("model_type", "architectures", "transformers_version", "pretraining_heads", "classifier_pooling",
                "classifier_activation", "classifier_dropout", "num_hidden_layers", "num_hidden_groups",
-               "type_vocab_size", "auto_map", "_name_or_path")
+               "type_vocab_size", "auto_map", "_name_or_path",
+               # DistilBERT's own initialisation, padding row and dropout layout, not the teacher's
+               "initializer_scheme", "initializer_factor", "embedding_padding_idx", "token_types_in_word_embeddings",
+               "classifier_input_dropout", "token_classifier_dropout", "qa_dropout", "attention_output_dropout",
+               "ffn_output_dropout", "add_pooling_layer", "multiple_choice_pooling")
 
 
 def _as_hfv(teacher: PreTrainedModel | str) -> PreTrainedModel:

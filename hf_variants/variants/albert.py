@@ -16,6 +16,8 @@ class HfvAlbertConfig(EncoderConfig):
     hidden_act: str = "gelu_new"
     hidden_dropout_prob: float = 0.0
     attention_probs_dropout_prob: float = 0.0
+    ffn_output_dropout: bool = False  # native AlbertLayer adds the feed-forward output undropped
+    classifier_dropout: float | None = 0.1  # native classifier_dropout_prob (sequence order and classifiers)
     bos_token_id: int | None = 2
     eos_token_id: int | list[int] | None = 3
     pretraining_heads: str = "mlm+sop"
@@ -51,11 +53,16 @@ NATIVE = NativeMapping(
         ),
     ),
     config_fields=tuple(f for f in BERT_CONFIG_FIELDS if f != "classifier_dropout") + (
-        "embedding_size", "num_hidden_groups", ConfigField("classifier_dropout_prob", "classifier_dropout")),
+        "embedding_size", "num_hidden_groups",
+        # native needs a number: ours None means hidden_dropout_prob, which native token classification also uses
+        ConfigField("classifier_dropout_prob", "classifier_dropout",
+                    native_from_config=lambda c: c.hidden_dropout_prob if c.classifier_dropout is None
+                    else c.classifier_dropout)),
     requires=encoder_native_requires(
         position_embedding_type="learned", position_offset=0, pad_aware_positions=False, mlm_head_act=None,
-        classifier_pooling="pooler"),
+        classifier_pooling="pooler", ffn_output_dropout=False),
     native_overrides={"inner_group_num": 1},
+    native_requires={"inner_group_num": 1},
 )
 
 SPEC = declare_variant(

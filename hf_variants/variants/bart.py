@@ -108,8 +108,19 @@ NATIVE = NativeMapping(
         "scale_decoder_outputs": False,
         "final_logits_bias": True,
         "classifier_activation": "tanh",
+        "embedding_padding_idx": True,
+        "classifier_input_dropout": True,
+        "attention_output_dropout": True,
+        "ffn_output_dropout": True,
     },
     ours_overrides={"layer_norm_eps": 1e-5, "type_vocab_size": 0},
+    # One set of sizes serves both stacks, and layers are never skipped (LayerDrop).
+    native_requires={
+        "decoder_attention_heads": lambda n: n["encoder_attention_heads"],
+        "decoder_ffn_dim": lambda n: n["encoder_ffn_dim"],
+        "encoder_layerdrop": 0.0,
+        "decoder_layerdrop": 0.0,
+    },
 )
 
 SPEC = declare_variant(

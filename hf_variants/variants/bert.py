@@ -1,7 +1,7 @@
 """BERT (Devlin et al. 2019): post-norm encoder, learned positions, token types, MLM + next-sentence prediction."""
 
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
-from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, ENCODER_ONLY, encoder_native_requires
 from .keymap import KeyMap
 from .spec import NativeMapping, declare_variant
 
@@ -32,6 +32,7 @@ NATIVE = NativeMapping(
         position_embedding_type="learned", position_offset=0, pad_aware_positions=False,
         embedding_size=lambda c: c.hidden_size, num_hidden_groups=lambda c: c.num_hidden_layers,
         mlm_head_act=None, classifier_pooling="pooler"),
+    native_requires=ENCODER_ONLY,
 )
 
 SPEC = declare_variant(

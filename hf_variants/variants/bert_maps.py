@@ -26,6 +26,10 @@ BERT_CONFIG_FIELDS = (
 )
 
 
+# Native BERT-style configs that turn the encoder into a decoder: not expressible here.
+ENCODER_ONLY = {"is_decoder": False, "add_cross_attention": False}
+
+
 def encoder_native_requires(**extra):
     """Element values a BERT-style native encoder is fixed to (post-norm LayerNorm, GELU-style MLP, MHA)."""
     return {
@@ -42,5 +46,13 @@ def encoder_native_requires(**extra):
         "use_embedding_norm": True,
         "use_final_norm": False,
         "activation_dropout": 0.0,
+        "embedding_padding_idx": True,
+        "token_types_in_word_embeddings": False,
+        "classifier_input_dropout": True,
+        "token_classifier_dropout": None,
+        "qa_dropout": 0.0,
+        "multiple_choice_pooling": None,
+        "attention_output_dropout": True,
+        "ffn_output_dropout": True,
         **extra,
     }

@@ -33,7 +33,7 @@ LLAMA_HEAD_RULES_FOR = {"ForTokenClassification": (("score", "classifier.out_pro
 LLAMA_CONFIG_FIELDS = (
     "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
     "num_key_value_heads", "head_dim", "hidden_act", "max_position_embeddings", "initializer_range",
-    "rope_parameters", "pad_token_id", "bos_token_id", "eos_token_id",
+    "rope_parameters", "pad_token_id", "bos_token_id", "eos_token_id", "classifier_dropout",
     ConfigField("rms_norm_eps", "layer_norm_eps"),
     ConfigField("attention_dropout", "attention_probs_dropout_prob"),
 )
@@ -60,10 +60,17 @@ def decoder_native_requires(**extra):
         "use_final_norm": True,
         "attention_scale": None,
         "activation_dropout": 0.0,
+        "embedding_padding_idx": True,
+        "token_types_in_word_embeddings": False,
+        "token_classifier_dropout": None,
+        "qa_dropout": 0.0,
+        "attention_output_dropout": True,
+        "ffn_output_dropout": True,
         **extra,
     }
 
 
 def llama_native_requires(**extra):
-    """LLaMA-style natives: RoPE, RMSNorm, SwiGLU-style gated FFN, any GQA."""
-    return decoder_native_requires(position_embedding_type="rope", norm_type="rmsnorm", ffn_type="glu", **extra)
+    """LLaMA-style natives: RoPE, RMSNorm, SwiGLU-style gated FFN, any GQA; attention dropout only."""
+    return decoder_native_requires(position_embedding_type="rope", norm_type="rmsnorm", ffn_type="glu",
+                                   hidden_dropout_prob=0.0, **extra)

@@ -14,6 +14,16 @@ class HfvDistilBertConfig(EncoderConfig):
     classifier_activation: str = "relu"
     classifier_dropout: float | None = 0.2
     pretraining_heads: str = "mlm"
+    # Native layout: no dropout before pre_classifier; token classification drops out with `dropout`
+    # (hidden_dropout_prob, resolved below) and QA with qa_dropout.
+    classifier_input_dropout: bool = False
+    attention_output_dropout: bool = False
+    qa_dropout: float = 0.1
+
+    def __post_init__(self, **kwargs):
+        if self.token_classifier_dropout is None:
+            self.token_classifier_dropout = self.hidden_dropout_prob
+        super().__post_init__(**kwargs)
 
 
 _LAYER = "transformer.layer.{i}"
@@ -51,7 +61,8 @@ NATIVE = NativeMapping(
         ConfigField("n_heads", "num_attention_heads"), ConfigField("hidden_dim", "intermediate_size"),
         ConfigField("activation", "hidden_act"), ConfigField("dropout", "hidden_dropout_prob"),
         ConfigField("attention_dropout", "attention_probs_dropout_prob"),
-        ConfigField("seq_classif_dropout", "classifier_dropout"),
+        ConfigField("seq_classif_dropout", "classifier_dropout"), "qa_dropout",
+        ConfigField("dropout", "token_classifier_dropout"),
         ConfigField("sinusoidal_pos_embds", "position_embedding_type",
                     to_ours=lambda v: "sinusoidal" if v else "learned", to_native=lambda v: v == "sinusoidal"),
     ),
@@ -60,7 +71,9 @@ NATIVE = NativeMapping(
             "learned", "sinusoidal") else "learned",
         position_offset=0, pad_aware_positions=False, type_vocab_size=0, layer_norm_eps=1e-12,
         embedding_size=lambda c: c.hidden_size, num_hidden_groups=lambda c: c.num_hidden_layers,
-        mlm_head_act=None, classifier_pooling="head", classifier_activation="relu"),
+        mlm_head_act=None, classifier_pooling="head", classifier_activation="relu", classifier_input_dropout=False,
+        attention_output_dropout=False,
+        qa_dropout=lambda c: c.qa_dropout, token_classifier_dropout=lambda c: c.hidden_dropout_prob),
     # Sinusoidal tables are a buffer here but a (frozen) weight natively: nothing to carry over.
     ours_overrides={"type_vocab_size": 0, "layer_norm_eps": 1e-12},
 )

@@ -3,10 +3,11 @@
 Both share the factorized token embeddings (`embedding_size`); `generator_config` gives the generator's sizes.
 """
 
+from ..core.heads import classifier_dropout
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
-from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, ENCODER_ONLY, encoder_native_requires
 from .keymap import KeyMap
-from .spec import NativeMapping, declare_variant
+from .spec import ConfigField, NativeMapping, declare_variant
 
 
 class HfvElectraConfig(EncoderConfig):
@@ -35,6 +36,11 @@ class HfvElectraConfig(EncoderConfig):
         return type(self)(**values)
 
 
+def _native_classifier_dropout(native: dict) -> float:
+    dropout = native.get("classifier_dropout")
+    return native["hidden_dropout_prob"] if dropout is None else dropout
+
+
 NATIVE = NativeMapping(
     model_type="electra",
     class_prefix="Electra",
@@ -58,13 +64,20 @@ NATIVE = NativeMapping(
                                   ("classifier", "classifier.out_proj")),
         },
     ),
-    config_fields=BERT_CONFIG_FIELDS + ("embedding_size",),
+    # Native multiple choice drops out with summary_first/last_dropout where ours uses the classifier dropout:
+    # written from it (listed before classifier_dropout, which therefore wins on the way in), required equal.
+    config_fields=(
+        ConfigField("summary_first_dropout", "classifier_dropout", native_from_config=classifier_dropout),
+        ConfigField("summary_last_dropout", "classifier_dropout", native_from_config=classifier_dropout),
+    ) + BERT_CONFIG_FIELDS + ("embedding_size",),
     requires=encoder_native_requires(
         position_embedding_type="learned", position_offset=0, pad_aware_positions=False,
         num_hidden_groups=lambda c: c.num_hidden_layers, mlm_head_act="gelu", classifier_pooling="head",
         classifier_activation="gelu"),
     # The sequence-summary settings native multiple choice reads; ours is the default layout.
-    native_requires={"summary_type": "first", "summary_use_proj": True, "summary_activation": "gelu"},
+    native_requires={**ENCODER_ONLY, "summary_type": "first", "summary_use_proj": True, "summary_activation": "gelu",
+                     "summary_first_dropout": _native_classifier_dropout,
+                     "summary_last_dropout": _native_classifier_dropout},
 )
 
 SPEC = declare_variant(

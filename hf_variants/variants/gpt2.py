@@ -30,6 +30,9 @@ class HfvGPT2Config(DecoderConfig):
     bos_token_id: int | None = 50256
     eos_token_id: int | list[int] | None = 50256
     tie_word_embeddings: bool = True
+    initializer_scheme: str = "scaled_residual"  # residual projections at initializer_range / sqrt(2 * layers)
+    embedding_padding_idx: bool = False
+    token_types_in_word_embeddings: bool = True
 
     def __post_init__(self, **kwargs):
         if self.intermediate_size is None:
@@ -109,7 +112,7 @@ NATIVE = NativeMapping(
         state_transforms=((_split_fused, _fuse_split),),
     ),
     config_fields=(
-        "vocab_size", "initializer_range", "pad_token_id", "bos_token_id", "eos_token_id",
+        "vocab_size", "initializer_range", "pad_token_id", "bos_token_id", "eos_token_id", "classifier_dropout",
         ConfigField("n_positions", "max_position_embeddings"), ConfigField("n_embd", "hidden_size"),
         ConfigField("n_layer", "num_hidden_layers"), ConfigField("n_head", "num_attention_heads"),
         ConfigField("n_inner", "intermediate_size"), ConfigField("activation_function", "hidden_act"),
@@ -124,13 +127,15 @@ NATIVE = NativeMapping(
         position_embedding_type="learned", norm_type="layernorm", ffn_type="mlp", sliding_window=None,
         num_key_value_heads=lambda c: c.num_attention_heads,
         resolved_head_dim=lambda c: c.hidden_size // c.num_attention_heads,
-        attention_bias=True, mlp_bias=True,
+        attention_bias=True, mlp_bias=True, embedding_padding_idx=False, token_types_in_word_embeddings=True,
         attention_scale=lambda c: c.attention_scale if c.attention_scale in (None, 1.0) else None,
     ),
     # Native GPT-2 options with no counterpart here, pinned to what our model computes (the upcast only changes
     # low-precision rounding, so it converts; per-layer logit scaling does not).
     native_overrides={"scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False},
-    native_requires={"scale_attn_by_inverse_layer_idx": False},
+    # One hidden_dropout_prob is both native embedding and residual dropouts: they must agree.
+    native_requires={"scale_attn_by_inverse_layer_idx": False, "embd_pdrop": lambda n: n["resid_pdrop"],
+                     "add_cross_attention": False},
     heads={"ForCausalLM": "LMHeadModel"},
 )
 

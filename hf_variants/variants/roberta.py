@@ -1,7 +1,7 @@
 """RoBERTa (Liu et al. 2019): BERT's architecture, byte-level BPE, dynamic MLM only, positions offset past padding."""
 
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
-from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, encoder_native_requires
+from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, ENCODER_ONLY, encoder_native_requires
 from .keymap import KeyMap
 from .spec import NativeMapping, declare_variant
 
@@ -20,6 +20,8 @@ class HfvRobertaConfig(EncoderConfig):
     classifier_pooling: str = "head"
     classifier_activation: str = "tanh"
     pretraining_heads: str = "mlm"
+    add_pooling_layer: bool | None = True  # native RobertaModel has a pooler
+    multiple_choice_pooling: str | None = "pooler"  # native multiple choice reads it
 
 
 NATIVE = NativeMapping(
@@ -39,15 +41,16 @@ NATIVE = NativeMapping(
         ),
         head_rules_for={
             "ForTokenClassification": (("classifier", "classifier.out_proj"),),
-            # native multiple choice scores tanh(pooler(first token)): our dense + tanh classifier head
-            "ForMultipleChoice": (("roberta.pooler.dense", "classifier.dense"), ("classifier", "classifier.out_proj")),
+            "ForMultipleChoice": (("classifier", "classifier.out_proj"),),
         },
     ),
     config_fields=BERT_CONFIG_FIELDS,
     requires=encoder_native_requires(
         position_embedding_type="learned", position_offset=0, pad_aware_positions=True,
         embedding_size=lambda c: c.hidden_size, num_hidden_groups=lambda c: c.num_hidden_layers,
-        mlm_head_act="gelu", classifier_pooling="head", classifier_activation="tanh"),
+        mlm_head_act="gelu", classifier_pooling="head", classifier_activation="tanh",
+        multiple_choice_pooling="pooler"),
+    native_requires=ENCODER_ONLY,
 )
 
 SPEC = declare_variant(

@@ -45,6 +45,8 @@ class NativeMapping:
     key_map: KeyMap
     config_fields: tuple[ConfigField | str, ...]
     requires: dict[str, Any] = field(default_factory=dict)
+    # Our config values set by `from_native` whatever the native fields say: a value, or a function of the native
+    # config dict (applied before the tied-weights check).
     ours_overrides: dict[str, Any] = field(default_factory=dict)
     native_overrides: dict[str, Any] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)

@@ -89,10 +89,17 @@ SWITCH_KEY_MAP = KeyMap(
 )
 
 
-def _native_sparse_layers(layers: int):
-    """Native builds `num_layers // num_sparse` as its sparse step and makes layers `i % step == 1` sparse; with
-    `layers // 2` sparse layers that is our frequency-2 pattern (layers 1, 3, ...) for every depth >= 2."""
-    return layers // 2
+def _native_sparse_layers(layers: int, frequency: int = 2):
+    """Native builds `num_layers // num_sparse` as its sparse step and makes layers `i % step == 1` (every layer
+    for step 1) sparse; with `layers // 2` sparse layers that is our frequency-2 pattern (layers 1, 3, ...) for
+    every depth >= 2, with `layers` sparse layers our frequency 1."""
+    return layers if frequency == 1 else layers // 2
+
+
+def _native_frequency(native: dict) -> int:
+    """Our moe_layer_frequency for a native config: 1 when its encoder is all sparse, else 2 (any other native
+    pattern is refused by `native_requires`)."""
+    return 1 if native["num_sparse_encoder_layers"] == native["num_layers"] else 2
 
 
 SWITCH_CONFIG_FIELDS = tuple(
@@ -103,11 +110,12 @@ SWITCH_CONFIG_FIELDS = tuple(
     ConfigField("dense_act_fn", "hidden_act"),
     # native rescales the decoder output exactly when the head is tied (`requires` keeps the two equal)
     ConfigField("tie_word_embeddings", "scale_decoder_outputs"),
-    # Both are functions of the depth here; `native_requires` has already refused any other native pattern.
+    # Functions of the depth and our frequency (1 or 2); `ours_overrides` reads the frequency back and
+    # `native_requires` refuses any other native pattern.
     ConfigField("num_sparse_encoder_layers", "moe_layer_frequency", to_ours=lambda _: 2,
-                native_from_config=lambda c: _native_sparse_layers(c.num_hidden_layers)),
+                native_from_config=lambda c: _native_sparse_layers(c.num_hidden_layers, c.moe_layer_frequency)),
     ConfigField("num_sparse_decoder_layers", "moe_layer_frequency", to_ours=lambda _: 2,
-                native_from_config=lambda c: _native_sparse_layers(c.num_decoder_layers)),
+                native_from_config=lambda c: _native_sparse_layers(c.num_decoder_layers, c.moe_layer_frequency)),
 )
 
 NATIVE = NativeMapping(
@@ -121,19 +129,20 @@ NATIVE = NativeMapping(
         "num_experts": lambda c: max(c.num_experts, 2),
         "num_experts_per_tok": 1,
         "router_type": "switch",
-        "moe_layer_frequency": 2,
+        # every other layer sparse (switch-base) or every layer
+        "moe_layer_frequency": lambda c: c.moe_layer_frequency if c.moe_layer_frequency in (1, 2) else 2,
         # native counts capacity in tokens per sequence and always applies one
         "expert_capacity": lambda c: c.expert_capacity if c.expert_capacity is not None else "an integer",
         "expert_capacity_factor": None,
         # native rescales the decoder output exactly when the head is tied
         "scale_decoder_outputs": lambda c: c.tie_word_embeddings,
     },
-    ours_overrides={"type_vocab_size": 0},
+    ours_overrides={"type_vocab_size": 0, "moe_layer_frequency": _native_frequency},
     native_requires={
         "router_bias": False,
         "router_dtype": "float32",
-        "num_sparse_encoder_layers": lambda n: _native_sparse_layers(n["num_layers"]),
-        "num_sparse_decoder_layers": lambda n: _native_sparse_layers(n["num_decoder_layers"]),
+        "num_sparse_encoder_layers": lambda n: _native_sparse_layers(n["num_layers"], _native_frequency(n)),
+        "num_sparse_decoder_layers": lambda n: _native_sparse_layers(n["num_decoder_layers"], _native_frequency(n)),
     },
 )
 

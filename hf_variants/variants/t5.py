@@ -26,7 +26,10 @@ class HfvT5Config(EncoderDecoderConfig):
     attention_probs_dropout_prob: float = 0.1
     activation_dropout: float = 0.1
     classifier_dropout: float | None = 0.0
-    initializer_range: float = 0.05
+    # Mesh-TensorFlow's fan-in init, scaled by initializer_factor (initializer_range is not used).
+    initializer_scheme: str = "fan_in"
+    initializer_factor: float = 1.0
+    embedding_padding_idx: bool = False  # T5's pad id is its decoder start token: that row must learn
     pad_token_id: int | None = 0
     eos_token_id: int | list[int] | None = 1
     decoder_start_token_id: int | None = 0

@@ -59,6 +59,7 @@ def _feed_forward_proj(config) -> str:
 T5_CONFIG_FIELDS = (
     "vocab_size", "num_decoder_layers", "relative_attention_num_buckets", "relative_attention_max_distance",
     "pad_token_id", "eos_token_id", "decoder_start_token_id", "classifier_dropout", "scale_decoder_outputs",
+    "initializer_factor",
     ConfigField("d_model", "hidden_size"), ConfigField("d_kv", "head_dim", native_from_config=lambda c: c.resolved_head_dim), ConfigField("d_ff", "intermediate_size"),
     ConfigField("num_layers", "num_hidden_layers"), ConfigField("num_heads", "num_attention_heads"),
     ConfigField("dropout_rate", "hidden_dropout_prob"), ConfigField("dropout_rate", "attention_probs_dropout_prob"),
@@ -96,6 +97,11 @@ T5_NATIVE = NativeMapping(
         "classifier_activation": "tanh",
         "hidden_dropout_prob": lambda c: c.attention_probs_dropout_prob,
         "activation_dropout": lambda c: c.attention_probs_dropout_prob,  # native T5 has one dropout_rate
+        "embedding_padding_idx": False,
+        "classifier_input_dropout": True,
+        "attention_output_dropout": True,
+        "ffn_output_dropout": True,
     },
-    ours_overrides={"type_vocab_size": 0},
+    # Native T5Config always says tie_word_embeddings=True and keeps the tie it was given as scale_decoder_outputs.
+    ours_overrides={"type_vocab_size": 0, "tie_word_embeddings": lambda n: n.get("scale_decoder_outputs", True)},
 )

@@ -29,6 +29,7 @@ class HfvTransformerConfig(EncoderDecoderConfig):
     eos_token_id: int | list[int] | None = 2
     decoder_start_token_id: int | None = 1
     tie_word_embeddings: bool = True
+    initializer_scheme: str = "xavier"  # torch.nn.Transformer's
 
 
 SPEC = declare_variant(

@@ -37,6 +37,11 @@ def test_student_takes_every_other_layer(bert_tokenizer):
         assert torch.equal(s[key], t[key])
     assert student.config.type_vocab_size == 0
     assert init_student_from_teacher(teacher, layers=[1, 3]).config.num_hidden_layers == 2
+    # DistilBERT's own dropout layout, not the teacher's: the student still converts to native DistilBERT
+    assert not student.config.attention_output_dropout and not student.config.classifier_input_dropout
+    from hf_variants.convert import to_native
+
+    assert type(to_native(student)).__name__ == "DistilBertForMaskedLM"
 
 
 def test_student_from_native_teacher(bert_tokenizer):
