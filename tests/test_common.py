@@ -269,7 +269,9 @@ def test_bfloat16_forward_equals_native_bfloat16(name):
         reference = logits_of(ours, inputs)
         low = logits_of(ours.to(torch.bfloat16), inputs)
         assert low.dtype == torch.bfloat16
-        assert compare_real(name, reference, low.float(), mask) < 0.02
+        # bf16 keeps 8 bits of mantissa: within a few percent of the logits' own spread
+        spread = reference.std().item()
+        assert compare_real(name, reference, low.float(), mask) < 0.05 * spread, spread
         return
     native = to_native(ours).eval()
     if hasattr(native, "set_experts_implementation"):
