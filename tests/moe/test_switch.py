@@ -124,9 +124,10 @@ def test_state_dict_round_trips_exact(pair):
 def test_conversion_refuses_what_the_other_side_cannot_express():
     torch.manual_seed(0)
     ours = HfvSwitchForConditionalGeneration(HfvSwitchConfig(
-        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, head_dim=8, intermediate_size=37,
-        num_experts=4, expert_capacity=None, expert_capacity_factor=1.25, moe_layer_frequency=1))
-    with pytest.raises(ValueError, match="expert_capacity=None"):  # every-layer sparse converts; capacity must not
+        vocab_size=99, hidden_size=32, num_hidden_layers=3, num_attention_heads=4, head_dim=8, intermediate_size=37,
+        num_experts=4, expert_capacity=None, expert_capacity_factor=1.25, moe_layer_frequency=3))
+    # every layer (frequency 1) or every other layer (2) is native; every third is not
+    with pytest.raises(ValueError, match="moe_layer_frequency=3.*expert_capacity=None"):
         to_native(ours)
     # native sparse step 4 (layers 1 only of 4) is not our every-other-layer pattern
     native = SwitchTransformersForConditionalGeneration(SwitchTransformersConfig(
