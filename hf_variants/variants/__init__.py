@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (declaration happens on import)  # noqa: F401  # 
     byt5,
     distilbert,
     electra,
+    gpt,
     gpt2,
     llama,
     mistral,
