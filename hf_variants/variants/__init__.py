@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (declaration happens on import)  # noqa: F401  # 
     llama,
     mistral,
     mixtral,  # noqa: F401
+    rnn,
     roberta,
     switch,  # noqa: F401
     t5,
