@@ -267,9 +267,8 @@ class HfvGPTTokenizer(HfvTokenizerBase):
         if vocab is None:
             vocab = {token: i for i, token in enumerate(self.training_special_tokens())}
         vocab, merges = _bpe_data(vocab, merges)
+        # A vocabulary without `<unk>` gets it appended as an added token, as the native tokenizer does.
         unk = str(kwargs.get("unk_token", self.special_defaults["unk_token"]))
-        if unk not in vocab:
-            raise ValueError(f"BPE vocabulary has no unknown token {unk!r}; it is needed for unseen characters")
         self._tokenizer = Tokenizer(
             _bpe(vocab, merges, continuing_subword_prefix="", end_of_word_suffix="</w>", fuse_unk=False, unk_token=unk)
         )
