@@ -25,7 +25,12 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import GenerationMixin, PreTrainedConfig
 from transformers import initialization as init
-from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from transformers.modeling_outputs import (
+    BaseModelOutput,
+    Seq2SeqLMOutput,
+    Seq2SeqModelOutput,
+    SequenceClassifierOutput,
+)
 
 from ..core.compat import can_return_tuple
 from .base import HfvPreTrainedModel
@@ -158,6 +163,16 @@ def _lengths(attention_mask: torch.Tensor) -> torch.Tensor:
     return lengths
 
 
+def final_states(config: RNNConfig, encoder_hidden_states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The encoder's summary of each row: the forward direction's last real state (and the backward direction's
+    first, which has read the whole input) -> [batch, encoder_output_size]."""
+    rows = torch.arange(encoder_hidden_states.shape[0], device=encoder_hidden_states.device)
+    last = encoder_hidden_states[rows, lengths.to(rows.device) - 1]
+    if config.bidirectional_encoder:
+        last = torch.cat([last[:, :config.hidden_size], encoder_hidden_states[:, 0, config.hidden_size:]], dim=-1)
+    return last
+
+
 class RNNEncoder(nn.Module):
     """Stacked (bi)directional RNN layers over packed sequences; outputs are zero at padding."""
 
@@ -219,15 +234,9 @@ class RNNDecoder(nn.Module):
         self.combine = nn.Linear(config.encoder_output_size + config.hidden_size, config.hidden_size, bias=False)
 
     def initial_states(self, encoder_hidden_states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """tanh(bridge(final encoder states)): the forward direction's last real state (and the backward
-        direction's first, which has read the whole input) -> [layers, batch, hidden]."""
-        rows = torch.arange(encoder_hidden_states.shape[0], device=encoder_hidden_states.device)
-        last = encoder_hidden_states[rows, lengths.to(rows.device) - 1]
-        if self.config.bidirectional_encoder:
-            size = self.config.hidden_size
-            last = torch.cat([last[:, :size], encoder_hidden_states[:, 0, size:]], dim=-1)
-        states = torch.tanh(self.bridge(last))
-        return states.view(len(rows), self.config.num_decoder_layers, -1).transpose(0, 1).contiguous()
+        """tanh(bridge(final encoder states)) -> [layers, batch, hidden]."""
+        states = torch.tanh(self.bridge(final_states(self.config, encoder_hidden_states, lengths)))
+        return states.view(len(lengths), self.config.num_decoder_layers, -1).transpose(0, 1).contiguous()
 
     def forward(
         self,
@@ -404,7 +413,48 @@ class RNNForConditionalGeneration(RNNPreTrainedModel, GenerationMixin):
         )
 
 
+class RNNForSequenceClassification(RNNPreTrainedModel):
+    """Classifies the encoder's final states (dropout -> linear); the decoder is kept, unused, so that a seq2seq
+    checkpoint loads into it whole."""
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = RNNModel(config)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.encoder_output_size, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.shared
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.model.set_input_embeddings(value)
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        encoded = self.model.encoder(input_ids, attention_mask, inputs_embeds, output_hidden_states=output_hidden_states)
+        states = encoded.last_hidden_state
+        lengths = states.new_full(states.shape[:1], states.shape[1], dtype=torch.long) if attention_mask is None \
+            else _lengths(attention_mask)
+        logits = self.classifier(self.dropout(final_states(self.config, states, lengths)))
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states)
+
+
 RNN_HEADS = {
     "Model": (RNNModel, "AutoModel"),
     "ForConditionalGeneration": (RNNForConditionalGeneration, "AutoModelForSeq2SeqLM"),
+    "ForSequenceClassification": (RNNForSequenceClassification, "AutoModelForSequenceClassification"),
 }

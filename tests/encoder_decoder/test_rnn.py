@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
 
 import hf_variants  # noqa: F401  (Auto registration)
 from hf_variants.families.rnn import RNNAttention
@@ -218,3 +218,20 @@ def test_untied_embeddings_of_another_size_work():
     with torch.no_grad():
         assert model(**inputs()).logits.shape == (3, 5, 30)
     assert model.lm_head.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr()
+
+
+def test_sequence_classification_from_a_seq2seq_checkpoint(tmp_path):
+    """The classifier reads the encoder's final states; a seq2seq checkpoint loads into it (new: the classifier)."""
+    model_of().save_pretrained(tmp_path)
+    classifier = AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=3).eval()
+    assert type(classifier).__name__ == "HfvRNNForSequenceClassification"
+    batch = inputs()
+    labels = torch.tensor([0, 2, 1])
+    out = classifier(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels)
+    assert out.logits.shape == (3, 3)
+    assert torch.allclose(out.loss, torch.nn.functional.cross_entropy(out.logits, labels))
+    with torch.no_grad():  # padding does not reach the summary: row 2 alone (2 tokens) gives the same logits
+        alone = classifier(input_ids=batch["input_ids"][2:, :2]).logits
+    assert (alone - out.logits[2:]).abs().max() <= ATOL
+    out.loss.backward()
+    assert classifier.classifier.weight.grad.abs().sum() > 0
