@@ -16,7 +16,7 @@ LOWEST_PY := $(LOWEST_VENV)/bin/python
 # Parity with native, generation, cache and checkpointing: what a transformers release can silently break.
 RELEASE_TESTS := tests/test_transformers_release.py tests/decoder/test_parity.py tests/decoder/test_elements.py \
 	tests/encoder_decoder/test_parity.py tests/encoder/test_parity.py tests/moe/test_mixtral_parity.py \
-	tests/moe/test_switch.py tests/test_common.py
+	tests/moe/test_switch.py tests/test_common.py tests/decoder/test_gpt_parity.py tests/encoder_decoder/test_rnn.py
 
 .PHONY: install data test test-lowest demo bench lint clean
 

@@ -12,6 +12,7 @@ TEST_VARIANTS = {
     "albert": {"embedding_size": 16},
     "roberta": {},
     "electra": {"embedding_size": 16},
+    "gpt": {"pad_token_id": 0, "intermediate_size": None},  # None = 4 * hidden_size, as native GPT-1
     "gpt2": {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
     "llama": {"num_key_value_heads": 2, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
     "mistral": {"num_key_value_heads": 1, "sliding_window": 4, "pad_token_id": 0, "bos_token_id": 1,

@@ -251,6 +251,41 @@ class HfvTransformerTokenizer(HfvTokenizerBase):
         return processors.TemplateProcessing(single=f"$A {eos[0]}", pair=f"$A {eos[0]} $B {eos[0]}", special_tokens=[eos])
 
 
+class HfvGPTTokenizer(HfvTokenizerBase):
+    """GPT-1 (as native OpenAIGPTTokenizer): BPE with `</w>` word ends over BERT's lower-casing normaliser and
+    pre-tokeniser; `<unk>` only, no template. Padding reuses `<unk>` (GPT-1 has no pad token), so the ids of any
+    text equal the native tokenizer's built from the same vocab.json + merges.txt."""
+
+    model = BPE
+    vocab_files_names = {"vocab_file": "vocab.json", "merges_file": "merges.txt", "tokenizer_file": "tokenizer.json"}
+    model_input_names = ["input_ids", "attention_mask"]
+    special_defaults = {"unk_token": "<unk>", "pad_token": "<unk>"}
+    # Passed to the BPE trainer by train_tokenizer: learn merges of words that end in `</w>`.
+    trainer_options = {"end_of_word_suffix": "</w>"}
+
+    def __init__(self, vocab: str | dict[str, int] | None = None, merges: str | list | None = None, **kwargs: Any) -> None:
+        if vocab is None:
+            vocab = {token: i for i, token in enumerate(self.training_special_tokens())}
+        vocab, merges = _bpe_data(vocab, merges)
+        # A vocabulary without `<unk>` gets it appended as an added token, as the native tokenizer does.
+        unk = str(kwargs.get("unk_token", self.special_defaults["unk_token"]))
+        self._tokenizer = Tokenizer(
+            _bpe(vocab, merges, continuing_subword_prefix="", end_of_word_suffix="</w>", fuse_unk=False, unk_token=unk)
+        )
+        self._tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+        self._tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        self._tokenizer.decoder = decoders.BPEDecoder(suffix="</w>")
+        super().__init__(**kwargs)
+
+    @property
+    def do_lower_case(self) -> bool:
+        return True
+
+
+class HfvRNNTokenizer(HfvTransformerTokenizer):
+    """The RNN encoder-decoder baseline: the Transformer's plain BPE (`A </s>`)."""
+
+
 class HfvByteFallbackBPETokenizer(HfvTokenizerBase):
     """BPE over `▁`-marked text with byte fallback (LLaMA/SentencePiece style): unknown characters become bytes."""
 

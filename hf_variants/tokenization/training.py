@@ -79,7 +79,8 @@ def train_tokenizer(
             f"({len(specials)} special tokens{', 256 bytes' if reserved > len(specials) else ''}"
             f"{f', {sentinels} sentinels' if sentinels else ''})"
         )
-    options = {"show_progress": show_progress, "special_tokens": specials, **(trainer_kwargs or {})}
+    options = {"show_progress": show_progress, "special_tokens": specials,
+               **getattr(cls, "trainer_options", {}), **(trainer_kwargs or {})}
     backend = Tokenizer(BPE())
     backend.normalizer = template.backend_tokenizer.normalizer
     backend.pre_tokenizer = template.backend_tokenizer.pre_tokenizer

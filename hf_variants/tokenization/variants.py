@@ -11,6 +11,7 @@ TOKENIZER_CLASSES: dict[str, type[c.HfvTokenizerBase]] = {
     "albert": c.HfvAlbertTokenizer,
     "roberta": c.HfvRobertaTokenizer,
     "electra": c.HfvElectraTokenizer,
+    "gpt": c.HfvGPTTokenizer,
     "gpt2": c.HfvGPT2Tokenizer,
     "llama": c.HfvLlamaTokenizer,
     "mistral": c.HfvMistralTokenizer,
@@ -19,11 +20,13 @@ TOKENIZER_CLASSES: dict[str, type[c.HfvTokenizerBase]] = {
     "byt5": c.HfvByT5Tokenizer,
     "bart": c.HfvBartTokenizer,
     "switch": c.HfvSwitchTokenizer,
+    "rnn": c.HfvRNNTokenizer,
 }
 
 _KIND_OF_BASE = {
     c.HfvWordPieceTokenizer: "wordpiece",
     c.HfvTransformerTokenizer: "bpe",
+    c.HfvGPTTokenizer: "bpe",
     c.HfvUnigramTokenizer: "unigram",
     c.HfvByteLevelBPETokenizer: "byte-level-bpe",
     c.HfvByteFallbackBPETokenizer: "bpe-byte-fallback",

@@ -36,28 +36,30 @@ SIZES = {
 
 def _model_config(name: str, size: str, tokenizer) -> tuple:
     spec = VARIANTS[name]
+    defaults = spec.config_class()
     preset = dict(SIZES[size])
     max_length = preset.pop("max_length")
     preset["vocab_size"] = len(tokenizer)
-    if size != "base":
-        if spec.config_class().num_key_value_heads != spec.config_class().num_attention_heads:
+    if size != "base" and hasattr(defaults, "num_attention_heads"):
+        if defaults.num_key_value_heads != defaults.num_attention_heads:
             preset["num_key_value_heads"] = max(1, preset["num_attention_heads"] // 2)
         else:
             preset["num_key_value_heads"] = preset["num_attention_heads"]
-        if spec.config_class().embedding_size != spec.config_class().hidden_size:
-            preset["embedding_size"] = preset["hidden_size"] // 2  # keep ALBERT/ELECTRA factorized
+    if size != "base" and defaults.embedding_size != defaults.hidden_size:
+        preset["embedding_size"] = preset["hidden_size"] // 2  # keep ALBERT/ELECTRA factorized
+    # Size fields the variant does not have (the RNN baseline has no heads or feed-forward) are left out.
+    preset = {k: v for k, v in preset.items() if hasattr(defaults, k)}
     for token in ("pad", "bos", "eos"):
         value = getattr(tokenizer, f"{token}_token_id", None)
         if value is not None:
             preset[f"{token}_token_id"] = value
-    defaults = spec.config_class()
     if getattr(defaults, "is_encoder_decoder", False):
         start = tokenizer.pad_token_id if name != "bart" else tokenizer.eos_token_id
         preset["decoder_start_token_id"] = start
         if hasattr(defaults, "num_decoder_layers") and size != "base":
             preset["num_decoder_layers"] = preset["num_hidden_layers"]
-    if defaults.max_position_embeddings < max_length + 4 and defaults.position_embedding_type in ("learned",
-                                                                                                   "sinusoidal"):
+    if getattr(defaults, "position_embedding_type", None) in ("learned", "sinusoidal") and \
+            defaults.max_position_embeddings < max_length + 4:
         preset["max_position_embeddings"] = max_length + 4
     return spec.config_class(**preset), max_length
 

@@ -7,10 +7,12 @@ from . import (  # noqa: F401  (declaration happens on import)  # noqa: F401  # 
     byt5,
     distilbert,
     electra,
+    gpt,
     gpt2,
     llama,
     mistral,
     mixtral,  # noqa: F401
+    rnn,
     roberta,
     switch,  # noqa: F401
     t5,

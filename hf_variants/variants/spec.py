@@ -84,7 +84,7 @@ class VariantSpec:
 
 
 def _camel(name: str) -> str:
-    return {"distilbert": "DistilBert", "byt5": "ByT5", "gpt2": "GPT2"}.get(name, name.capitalize())
+    return {"distilbert": "DistilBert", "byt5": "ByT5", "gpt2": "GPT2", "gpt": "GPT", "rnn": "RNN"}.get(name, name.capitalize())
 
 
 def declare_variant(

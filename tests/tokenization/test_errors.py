@@ -17,8 +17,8 @@ from hf_variants.tokenization import (
 
 
 def test_tables_cover_every_variant():
-    names = {"transformer", "bert", "distilbert", "albert", "roberta", "electra", "gpt2", "llama", "mistral",
-             "mixtral", "t5", "byt5", "bart", "switch"}
+    names = {"transformer", "bert", "distilbert", "albert", "roberta", "electra", "gpt", "gpt2", "llama", "mistral",
+             "mixtral", "t5", "byt5", "bart", "switch", "rnn"}
     assert set(TOKENIZER_CLASSES) == set(TOKENIZER_KINDS) == names
     assert set(TOKENIZER_KINDS.values()) == {"wordpiece", "bpe", "unigram", "byte-level-bpe", "bpe-byte-fallback", "bytes"}
     assert len({cls.__name__ for cls in TOKENIZER_CLASSES.values()}) == len(names)

@@ -70,6 +70,19 @@ def test_byte_level_bpe_vocab_merges(variant, native_name, corpus, tmp_path):
     assert_same(ours, native)
 
 
+def test_gpt_bpe_vocab_merges(corpus, tmp_path):
+    """GPT-1: BPE with `</w>` word ends over lower-cased, BERT-pre-tokenised text, as native OpenAIGPTTokenizer."""
+    trained = train_tokenizer("gpt", corpus, vocab_size=500, show_progress=False)
+    assert any(token.endswith("</w>") for token in trained.get_vocab())
+    trained.save_pretrained(tmp_path)
+    files = _only(tmp_path, "vocab.json", "merges.txt")
+    ours = tokenizer_from_files("gpt", files / "vocab.json", files / "merges.txt")
+    native = transformers.OpenAIGPTTokenizer.from_pretrained(files)
+    native.pad_token = "<unk>"  # native GPT-1 has no pad token; ours pads with <unk>
+    assert_same(ours, native)
+    assert ours("Hello World")["input_ids"] == ours("hello world")["input_ids"]
+
+
 def _spm_train(corpus: list[str], path: Path, **options) -> Path:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(corpus),

@@ -18,6 +18,7 @@ TEMPLATES = {
     "byte-level-bpe-gpt2": ([], [], 1),
     "bpe-byte-fallback": (["<s>"], [], 1),
     "bpe": ([], ["</s>"], 0),
+    "bpe-gpt": ([], [], 1),
     "bytes": ([], ["</s>"], 0),
 }
 
@@ -26,6 +27,8 @@ def template_of(name: str) -> tuple[list[str], list[str], int]:
     kind = TOKENIZER_KINDS[name]
     if kind == "unigram":
         kind += "-albert" if name == "albert" else "-t5"
+    elif kind == "bpe" and name == "gpt":
+        kind += "-gpt"
     elif kind == "byte-level-bpe":
         kind += "-gpt2" if name == "gpt2" else "-roberta"
     return TEMPLATES[kind]
