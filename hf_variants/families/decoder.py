@@ -19,6 +19,7 @@ from transformers.modeling_outputs import (
     SequenceClassifierOutputWithPast,
 )
 
+from ..core import paged
 from ..core.compat import (
     Cache,
     DynamicCache,
@@ -32,6 +33,7 @@ from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
+from .continuous_batching import ContinuousBatchingMixin
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 
@@ -103,7 +105,7 @@ class DecoderModel(DecoderPreTrainedModel):
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
         reference = input_ids if input_ids is not None else inputs_embeds
-        past_length = cache.get_seq_length() if cache is not None else 0
+        past_length = paged.past_length(cache)
         if position_ids is None:
             # Consecutive positions after the cached ones; `generate` passes mask-derived ids for left padding.
             position_ids = torch.arange(reference.shape[1], device=reference.device).unsqueeze(0) + past_length
@@ -129,7 +131,7 @@ class DecoderModel(DecoderPreTrainedModel):
         )
 
 
-class DecoderForCausalLM(DecoderPreTrainedModel, GenerationMixin):
+class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, GenerationMixin):
     """Next-token prediction; the LM head is tied to the word embeddings when `tie_word_embeddings`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.embeddings.word_embeddings.weight"}
