@@ -47,7 +47,11 @@ CACHE_KWARGS = ("cache", "past_key_values")
 LOSS_KWARGS = frozenset({"num_items_in_batch", "shift_labels", "ignore_index"})
 # Continuous batching calls forward with its paged-attention arguments (read/write indices, logits indices...).
 PAGED_KWARGS = frozenset(PagedAttentionArgs.__annotations__)
-KNOWN_FORWARD_KWARGS = frozenset(TransformersKwargs.__optional_keys__) | LOSS_KWARGS | PAGED_KWARGS | {"return_dict"}
+# `generate(..., tokenizer=...)` (stop strings; `transformers serve` always passes it) leaves the tokenizer in the
+# model inputs it forwards to every step.
+GENERATE_KWARGS = frozenset({"tokenizer", "assistant_tokenizer"})
+KNOWN_FORWARD_KWARGS = (frozenset(TransformersKwargs.__optional_keys__) | LOSS_KWARGS | PAGED_KWARGS | GENERATE_KWARGS
+                        | {"return_dict"})
 
 
 def resolve_cache(cache: Cache | None, past_key_values: Cache | None) -> Cache | None:
