@@ -32,6 +32,7 @@ from ..core.compat import (
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
 from ..core.stack import TransformerStack
+from . import plans
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
@@ -42,6 +43,8 @@ class DecoderConfig(HfvConfig):
     valid here; `sliding_window` limits how far back each token attends (and what the cache keeps)."""
 
     model_type = "hfv_decoder"
+    base_model_tp_plan = plans.DECODER_TP_PLAN
+    base_model_fsdp_plan = plans.DECODER_FSDP_PLAN
     norm_position: str = "pre"
     type_vocab_size: int = 0
     layer_norm_eps: float = 1e-5
@@ -135,6 +138,8 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
     """Next-token prediction; the LM head is tied to the word embeddings when `tie_word_embeddings`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.embeddings.word_embeddings.weight"}
+    _tp_plan = plans.LM_HEAD_TP_PLAN
+    _fsdp_plan = plans.LM_HEAD_FSDP_PLAN
 
     def __init__(self, config: DecoderConfig):
         super().__init__(config)

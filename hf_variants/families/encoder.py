@@ -28,6 +28,7 @@ from ..core.heads import (
     SequenceClassificationHead,
 )
 from ..core.stack import TransformerStack
+from . import plans
 from .base import HfvPreTrainedModel
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
@@ -39,6 +40,8 @@ class EncoderConfig(HfvConfig):
     "mlm" (RoBERTa, DistilBERT), "mlm+nsp" (BERT), "mlm+sop" (ALBERT), "rtd" (ELECTRA's discriminator)."""
 
     model_type = "hfv_encoder"
+    base_model_tp_plan = plans.ENCODER_TP_PLAN
+    base_model_fsdp_plan = plans.ENCODER_FSDP_PLAN
     pretraining_heads: str = "mlm+nsp"
 
     def validate_elements(self) -> None:
