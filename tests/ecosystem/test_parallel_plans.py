@@ -60,10 +60,13 @@ def run_two_processes(checkpoint: Path, saved: Path) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    result = subprocess.run([*torchrun, str(ROOT / "tests/ecosystem/distributed_step.py"), str(checkpoint), str(saved)],
+    records = saved.parent / "records"
+    records.mkdir()
+    script = str(ROOT / "tests/ecosystem/distributed_step.py")
+    result = subprocess.run([*torchrun, script, str(checkpoint), str(saved), str(records)],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return [json.loads(path.read_text()) for path in sorted(records.glob("*.json"))]
 
 
 def test_tensor_parallel_and_fsdp2_on_two_cpu_processes(tmp_path):
