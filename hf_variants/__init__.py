@@ -7,10 +7,14 @@ and imported on first use, so `import hf_variants` stays light.
 
 import importlib
 
+from .integrations.peft import register_peft_defaults
+from .integrations.serve import expose_model_classes
 from .registry import register_all
 from .variants import VARIANTS
 
 register_all()
+register_peft_defaults()
+expose_model_classes()
 
 __version__ = "0.1.0"
 _SUBMODULES = ("convert", "tokenization", "objectives", "data", "training", "bench", "core", "families", "variants")

@@ -11,9 +11,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from . import paged
 from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
 from .masks import additive
 from .positions import apply_rotary
+
+PAGED_EAGER = "paged|eager"
 
 
 def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
@@ -107,14 +110,18 @@ class Attention(nn.Module):
             key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
             if position_embeddings is not None:
                 query, key = apply_rotary(query, key, *position_embeddings)
-            if cache is not None:
+            if paged.is_paged(cache):  # continuous batching: the pages take this step's keys/values
+                key, value = paged.update(cache, key, value, layer_idx, kwargs)
+            elif cache is not None:
                 if isinstance(cache, EncoderDecoderCache):
                     cache = cache.self_attention_cache
                 key, value = cache.update(key, value, layer_idx)
 
         implementation = attn_implementation or self.config._attn_implementation
-        if output_attentions:
-            implementation = "eager"  # only the eager kernel materialises the weights
+        if output_attentions or implementation == PAGED_EAGER:
+            # only the eager kernel materialises the weights; it is also the paged eager kernel (the pages are
+            # read above, the mask continuous batching builds is additive)
+            implementation = "eager"
         if implementation == "eager":  # a mask built for sdpa (True = attend) must become additive here
             attention_mask = additive(attention_mask, query.dtype)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)

@@ -62,8 +62,8 @@ class TransformerBlock(GradientCheckpointingLayer):
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         """Returns (hidden_states, self-attention weights, cross-attention weights, router logits)."""
-        attention_kwargs = dict(cache=cache, layer_idx=layer_idx,
-                                attn_implementation=attn_implementation, output_attentions=output_attentions)
+        attention_kwargs = dict(cache=cache, layer_idx=layer_idx, attn_implementation=attn_implementation,
+                                output_attentions=output_attentions, **kwargs)
         hidden_states, self_weights = self._residual(
             hidden_states, self.self_attn_norm,
             lambda x: self.self_attn(x, attention_mask, position_embeddings=position_embeddings, **attention_kwargs),

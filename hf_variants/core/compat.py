@@ -7,6 +7,8 @@ Moves handled today:
 - 5.24 renamed the KV-cache keyword `past_key_values` -> `cache` (forward arguments, `generate`, model outputs,
   mask builders, `GradientCheckpointingLayer`). Our forwards take both names; outputs use the installed release's
   field name (`CACHE_FIELD`), read back with `output_cache`.
+- The paged (continuous-batching) cache was updated by the attention kernel up to 5.23 and by the model from 5.24;
+  our attention updates it itself on every release (core/paged.py), with the keywords in `PAGED_KWARGS`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import fields
 import transformers
 from packaging.version import Version
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache  # noqa: F401 (re-exported)
+from transformers.generation.continuous_batching.cache import PagedAttentionCache  # noqa: F401 (re-exported)
+from transformers.generation.continuous_batching.input_outputs import PagedAttentionArgs
 from transformers.masking_utils import (  # noqa: F401 (re-exported)
     create_bidirectional_mask,
     create_causal_mask,
@@ -41,7 +45,13 @@ CACHE_KWARGS = ("cache", "past_key_values")
 # Keywords transformers itself passes to (or documents for) any model's forward besides its own parameters:
 # attention/generation keywords (`TransformersKwargs`) and the loss keywords of its loss functions.
 LOSS_KWARGS = frozenset({"num_items_in_batch", "shift_labels", "ignore_index"})
-KNOWN_FORWARD_KWARGS = frozenset(TransformersKwargs.__optional_keys__) | LOSS_KWARGS | {"return_dict"}
+# Continuous batching calls forward with its paged-attention arguments (read/write indices, logits indices...).
+PAGED_KWARGS = frozenset(PagedAttentionArgs.__annotations__)
+# `generate(..., tokenizer=...)` (stop strings; `transformers serve` always passes it) leaves the tokenizer in the
+# model inputs it forwards to every step.
+GENERATE_KWARGS = frozenset({"tokenizer", "assistant_tokenizer"})
+KNOWN_FORWARD_KWARGS = (frozenset(TransformersKwargs.__optional_keys__) | LOSS_KWARGS | PAGED_KWARGS | GENERATE_KWARGS
+                        | {"return_dict"})
 
 
 def resolve_cache(cache: Cache | None, past_key_values: Cache | None) -> Cache | None:

@@ -135,6 +135,10 @@ class AlibiBias(nn.Module):
 
     def forward(self, query_positions: torch.Tensor, key_length: int, key_offset: int = 0) -> torch.Tensor:
         key_positions = torch.arange(key_offset, key_offset + key_length, device=query_positions.device)
+        return self.between(query_positions, key_positions)
+
+    def between(self, query_positions: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
+        """[1, heads, q, k] bias for any query and key positions (continuous batching packs several requests)."""
         distance = (query_positions[:, None] - key_positions[None, :]).abs().float()
         return (-self.slopes.to(distance.device)[:, None, None] * distance).unsqueeze(0)
 
@@ -171,6 +175,10 @@ class RelativePositionBias(nn.Module):
 
     def forward(self, query_positions: torch.Tensor, key_length: int, key_offset: int = 0) -> torch.Tensor:
         key_positions = torch.arange(key_offset, key_offset + key_length, device=query_positions.device)
+        return self.between(query_positions, key_positions)
+
+    def between(self, query_positions: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
+        """[1, heads, q, k] bias for any query and key positions (continuous batching packs several requests)."""
         relative = key_positions[None, :] - query_positions[:, None]
         buckets = relative_position_bucket(relative, self.bidirectional, self.num_buckets, self.max_distance)
         return self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import paged
 from .block import TransformerBlock
 from .masks import attention_backend, cross_attention_mask, self_attention_mask
 from .norms import build_norm
@@ -58,6 +59,17 @@ class TransformerStack(nn.Module):
         length, offset = cache.get_mask_sizes(seq_length, 0)
         return int(length), int(offset)
 
+    def _paged_mask(self, attention_mask, position_ids, kwargs, output_attentions):
+        """(mask, backend) for a continuous-batching step: its block-diagonal additive mask, plus the position bias
+        between every packed query and key."""
+        paged.check_support(self.config)
+        mask = paged.layer_mask(self.config, attention_mask)
+        if self.position_bias is None:
+            return mask, attention_backend(self.config, False, output_attentions)
+        keys = paged.key_positions(kwargs["cu_seq_lens_k"][paged.FULL_ATTENTION])
+        bias = self.position_bias.between(position_ids[0], keys)
+        return mask + bias.to(mask.dtype), attention_backend(self.config, True, output_attentions)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -75,20 +87,23 @@ class TransformerStack(nn.Module):
             output_attentions = self.config.output_attentions
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
-        past_length = cache.get_seq_length() if cache is not None else 0
+        past_length = paged.past_length(cache)
         seq_length = hidden_states.shape[1]
         slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
         if position_ids is None:
             position_ids = slots.unsqueeze(0)
 
-        bias = None
-        if self.position_bias is not None:
-            bias = self.position_bias(slots, *self._key_span(cache, past_length, seq_length))
-        # every mask is built for the kernel that will run (a bias or output_attentions may change it)
-        attn_implementation = attention_backend(self.config, bias is not None, output_attentions)
-        mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, cache,
-                                   position_ids, bias, backend=attn_implementation)
         cross_mask = None
+        if paged.is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
+            mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
+        else:
+            bias = None
+            if self.position_bias is not None:
+                bias = self.position_bias(slots, *self._key_span(cache, past_length, seq_length))
+            # every mask is built for the kernel that will run (a bias or output_attentions may change it)
+            attn_implementation = attention_backend(self.config, bias is not None, output_attentions)
+            mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, cache,
+                                       position_ids, bias, backend=attn_implementation)
         if encoder_hidden_states is not None:
             cross_mask = cross_attention_mask(self.config, hidden_states, encoder_hidden_states, encoder_attention_mask,
                                               backend=attn_implementation)

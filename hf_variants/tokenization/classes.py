@@ -16,6 +16,7 @@ from tokenizers.models import BPE, Unigram, WordPiece
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 from ._io import read_bpe_files, read_wordpiece_vocab
+from .chat import DEFAULT_CHAT_TEMPLATE
 
 SPIECE_UNDERLINE = "▁"
 BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
@@ -29,10 +30,14 @@ class HfvTokenizerBase(TokenizersBackend):
     """
 
     special_defaults: dict[str, Any] = {}
+    # Chat template used when none is given or saved (decoders: tokenization/chat.py; others: none).
+    default_chat_template: str | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         for name, value in self.special_defaults.items():
             kwargs.setdefault(name, value)
+        if kwargs.get("chat_template") is None and self.default_chat_template is not None:
+            kwargs["chat_template"] = self.default_chat_template
         super().__init__(**kwargs)
         template = self._template()
         if template is not None:
@@ -192,6 +197,8 @@ class HfvByteLevelBPETokenizer(HfvTokenizerBase):
 class HfvGPT2Tokenizer(HfvByteLevelBPETokenizer):
     """GPT-2: one `<|endoftext|>` token for bos/eos/unk; also used as padding (GPT-2 has none)."""
 
+    default_chat_template = DEFAULT_CHAT_TEMPLATE
+
     special_defaults = {
         "unk_token": "<|endoftext|>",
         "bos_token": "<|endoftext|>",
@@ -294,6 +301,7 @@ class HfvByteFallbackBPETokenizer(HfvTokenizerBase):
     model_input_names = ["input_ids", "attention_mask"]
     padding_side = "left"
     special_defaults = {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "</s>"}
+    default_chat_template = DEFAULT_CHAT_TEMPLATE
 
     def __init__(
         self,

@@ -56,6 +56,7 @@ def train_tokenizer(
     text_column: str = "text",
     show_progress: bool = True,
     trainer_kwargs: dict[str, Any] | None = None,
+    chat_template: str | None = None,
     **tokenizer_kwargs: Any,
 ) -> HfvTokenizerBase:
     """Train variant `name`'s tokenizer (its algorithm, special tokens and templates) on `texts`.
@@ -63,8 +64,11 @@ def train_tokenizer(
     `texts` is any iterable of strings (streamed in batches), or a `datasets.Dataset`/`IterableDataset` whose
     `text_column` is read. `vocab_size` counts everything, special tokens and T5 sentinels included.
     `tokenizer_kwargs` go to the tokenizer class (e.g. `do_lower_case=False`), `trainer_kwargs` to the trainer.
-    ByT5 needs no training: its fixed byte tokenizer is returned.
+    ByT5 needs no training: its fixed byte tokenizer is returned. `chat_template` (a Jinja string) replaces the
+    class default (decoders: `tokenization.chat.DEFAULT_CHAT_TEMPLATE`; encoders and encoder-decoders: none).
     """
+    if chat_template is not None:
+        tokenizer_kwargs["chat_template"] = chat_template
     cls = tokenizer_class(name)
     kind = TOKENIZER_KINDS[name]
     template = cls(**tokenizer_kwargs)

@@ -1,0 +1,48 @@
+"""Parallelism plans on our module paths, for transformers' `DistributedConfig` / `tp_plan="auto"` and FSDP2.
+
+Tensor parallel (Megatron layout): q/k/v (and the gated MLP's gate/up) split by output columns, o_proj and down_proj
+by input rows, so each block needs one all-reduce after attention and one after the MLP; heads are split across
+ranks (num_attention_heads and num_key_value_heads must divide by the TP size). FSDP2: every transformer block is
+its own `fully_shard` unit, the embeddings another; the final norm keeps its full weight.
+
+Not declared, on purpose:
+- expert parallel (`base_model_ep_plan`) and TP of the experts: transformers' `ep_dispatch_experts` /
+  `moe_tp_experts` styles wrap an experts forward of the form (hidden_states, top_k_index, top_k_weights); ours
+  takes (hidden_states, token_index, expert_index, weights), so the experts stay replicated under TP;
+- pipeline parallel (`base_model_pp_plan`): transformers splits `base_model.layers` / `embed_tokens` / `norm` by
+  those names, and our stacks nest them (`decoder.layers`, `decoder.final_norm`).
+A rule that names a module a variant lacks (e.g. `mlp.gate_proj` without a gated MLP) is skipped by transformers.
+"""
+
+from __future__ import annotations
+
+
+def layer_tp_plan(layers: str, cross_attention: bool = False) -> dict[str, str]:
+    """Column/row splits of the attention and dense MLP projections of every block under `layers`."""
+    plan = {}
+    for attention in ("self_attn", "cross_attn") if cross_attention else ("self_attn",):
+        plan |= {f"{layers}.*.{attention}.{name}": "colwise" for name in ("q_proj", "k_proj", "v_proj")}
+        plan[f"{layers}.*.{attention}.o_proj"] = "rowwise"
+    plan |= {f"{layers}.*.mlp.gate_proj": "colwise", f"{layers}.*.mlp.up_proj": "colwise",
+             f"{layers}.*.mlp.down_proj": "rowwise"}
+    return plan
+
+
+def layer_fsdp_plan(layers: str) -> dict[str, str]:
+    """Each block its own FSDP2 unit."""
+    return {f"{layers}.*": "free_full_weight"}
+
+
+DECODER_TP_PLAN = layer_tp_plan("decoder.layers")
+DECODER_FSDP_PLAN = {"embeddings": "free_full_weight", **layer_fsdp_plan("decoder.layers"),
+                     "decoder.final_norm": "keep_full_weight"}
+ENCODER_TP_PLAN = layer_tp_plan("encoder.layers")
+ENCODER_FSDP_PLAN = {"embeddings": "free_full_weight", **layer_fsdp_plan("encoder.layers")}
+ENCODER_DECODER_TP_PLAN = {**layer_tp_plan("encoder.layers"), **layer_tp_plan("decoder.layers", cross_attention=True)}
+ENCODER_DECODER_FSDP_PLAN = {"shared": "free_full_weight", **layer_fsdp_plan("encoder.layers"),
+                             **layer_fsdp_plan("decoder.layers"), "encoder.final_norm": "keep_full_weight",
+                             "decoder.final_norm": "keep_full_weight"}
+
+# Language-model heads (on the head model, next to `model`): logits gathered to full vocabulary on every rank.
+LM_HEAD_TP_PLAN = {"lm_head": "colwise_gather_output"}
+LM_HEAD_FSDP_PLAN = {"lm_head": "keep_full_weight"}
