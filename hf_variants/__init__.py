@@ -7,13 +7,15 @@ and imported on first use, so `import hf_variants` stays light.
 
 import importlib
 
+from .hub.remote_code import install_save_hooks
 from .registry import register_all
 from .variants import VARIANTS
 
 register_all()
+install_save_hooks()
 
 __version__ = "0.1.0"
-_SUBMODULES = ("convert", "tokenization", "objectives", "data", "training", "bench", "core", "families", "variants")
+_SUBMODULES = ("convert", "tokenization", "objectives", "data", "training", "bench", "hub", "core", "families", "variants")
 __all__ = ["VARIANTS", "__version__", *_SUBMODULES]
 
 
