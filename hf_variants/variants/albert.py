@@ -51,7 +51,10 @@ NATIVE = NativeMapping(
         ),
     ),
     config_fields=tuple(f for f in BERT_CONFIG_FIELDS if f != "classifier_dropout") + (
-        "embedding_size", "num_hidden_groups", ConfigField("classifier_dropout_prob", "classifier_dropout")),
+        "embedding_size", "num_hidden_groups",
+        # Ours None = hidden_dropout_prob (as our classifier head reads it); native ALBERT needs a number.
+        ConfigField("classifier_dropout_prob", "classifier_dropout", native_from_config=lambda c: (
+            c.hidden_dropout_prob if c.classifier_dropout is None else c.classifier_dropout))),
     requires=encoder_native_requires(
         position_embedding_type="learned", position_offset=0, pad_aware_positions=False, mlm_head_act=None,
         classifier_pooling="pooler"),

@@ -21,7 +21,9 @@ MAIN_HEAD = {"encoder": "AutoModelForMaskedLM", "decoder": "AutoModelForCausalLM
 def save_checkpoint(name: str, path: Path, corpus: list[str], **save_kwargs) -> Path:
     """A tiny randomly initialised model of variant `name` with a tokenizer trained on `corpus`, saved to `path`."""
     tok = train_tokenizer(name, corpus, vocab_size=400, show_progress=False)
-    config = tiny_config(name, vocab_size=max(len(tok), 99))
+    # Native Mixtral's grouped_mm needs 16-byte-aligned expert strides: intermediate 32, not the tiny 37.
+    sizes = {"intermediate_size": 32} if name == "mixtral" else {}
+    config = tiny_config(name, vocab_size=max(len(tok), 99), **sizes)
     torch.manual_seed(0)
     family = hf_variants.VARIANTS[name].family
     model = getattr(transformers, MAIN_HEAD[family]).from_config(config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-TEXTS = ["the quick brown fox jumps over", "café naïve 日本語 😀 and birds sing"]
+TEXTS = ["the quick brown fox jumps over", "café naïve 日本語 😀 and birds sing", "Rare: ǅ ﬁ ＡＢＣ ① ℃，ok"]
 PAIR = ("How are you?", "Fine, thanks — and you?")
 
 
