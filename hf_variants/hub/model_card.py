@@ -100,8 +100,8 @@ def _loading(repo: str, auto_class: str, native: str | None) -> list[str]:
              "machine):", "", "```python", f'model = {auto_class}.from_pretrained("{repo}", trust_remote_code=True)',
              f'tokenizer = AutoTokenizer.from_pretrained("{repo}", trust_remote_code=True)', "```", ""]
     if native:
-        lines += [f"As a native transformers `{native}` model: `hfv convert {repo.split('/')[-1]} native --to native`"
-                  " (weights, config and tokenizer class converted; identical outputs).", ""]
+        lines += [f"As a native transformers `{native}` model: `hfv convert DIR OUT --to native` on a local copy "
+                  "(weights, config and tokenizer class converted; identical outputs).", ""]
     else:
         lines += ["This variant has no native transformers counterpart: use one of the two ways above.", ""]
     return lines
@@ -117,7 +117,7 @@ def build_model_card(directory: str | Path, *, variant: str, task: str, data: st
     config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
     head = (config.get("architectures") or [spec.classes["Model"].__name__])[0]
     auto_class = next((spec.auto_classes[h] for h, c in spec.classes.items() if c.__name__ == head), "AutoModel")
-    pipeline = PIPELINE_TAGS.get(task) or PIPELINE_TAGS.get(f"{task}-{spec.family}")
+    pipeline = PIPELINE_TAGS.get(f"pretrain-{spec.family}" if task.startswith("pretrain") else task)
     numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     card_data = ModelCardData(
         license="mit", library_name="transformers", pipeline_tag=pipeline, datasets=[data] if data else None,
