@@ -144,7 +144,9 @@ def test_export_in_place_and_opt_out(checkpoints, tmp_path):
     tokenizer_map = json.loads((folder / "tokenizer_config.json").read_text())["auto_map"]
     assert tokenizer_map == {"AutoTokenizer": [None, "tokenization_classes.HfvGPT2Tokenizer"]}
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    export_remote_code(folder)
+    from hf_variants.cli import main as hfv
+
+    assert hfv(["export", str(folder)]) == 0  # `hfv export DIR`: the same, in place
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # idempotent
 
 
