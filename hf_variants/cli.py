@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _list(args) -> int:
@@ -21,6 +22,12 @@ def _list(args) -> int:
 
 def _convert(args) -> int:
     from hf_variants.convert import convert_checkpoint
+
+    if args.to:
+        model_type = json.loads((Path(args.source) / "config.json").read_text()).get("model_type", "")
+        if (args.to == "native") != model_type.startswith("hfv_"):
+            raise ValueError(f"--to {args.to}: {args.source} has model_type {model_type!r}, already "
+                             f"{'native' if args.to == 'native' else 'an hf_variants model'}")
 
     model = convert_checkpoint(args.source, args.destination, overwrite=args.overwrite, variant=args.variant)
     print(f"{args.source} -> {args.destination} ({type(model).__name__})")
@@ -65,8 +72,54 @@ def _bench(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from hf_variants.hub import export_remote_code
+
+    files = export_remote_code(args.directory)
+    print(f"{args.directory}: {len(files)} remote-code files and auto_map written "
+          "(loads with trust_remote_code=True without hf_variants)")
+    return 0
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser("export", help="write the flat remote code of a checkpoint folder in place")
+    export.add_argument("directory", help="a saved hf_variants checkpoint (config.json and/or tokenizer)")
+    export.set_defaults(func=_export)
+
+
+def _push(args) -> int:
+    from hf_variants.hub.push import push
+
+    for line in push(args.directory, args.repo_id, private=args.private, revision=args.revision,
+                     dry_run=args.dry_run):
+        print(line)
+    return 0
+
+
+def _add_push(commands) -> None:
+    push = commands.add_parser("push", help="upload a checkpoint folder as a complete Hub repository")
+    push.add_argument("directory", help="a saved hf_variants checkpoint folder")
+    push.add_argument("--repo-id", required=True, help="ORG/NAME on the endpoint (HF_ENDPOINT, default the Hub)")
+    push.add_argument("--private", action="store_true", help="create the repository private")
+    push.add_argument("--revision", help="branch to commit to (created if missing)")
+    push.add_argument("--dry-run", action="store_true", help="list the files and sizes that would be uploaded")
+    push.set_defaults(func=_push)
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    from importlib.metadata import version
+
+    import transformers
+
+    from hf_variants import __version__
+
+    parser.add_argument("--version", action="version", version=f"hfv (hf_variants) {__version__}; transformers "
+                        f"{transformers.__version__}, torch {version('torch')}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hfv", description="hf_variants: transformer variants on one core")
+    _add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the variants table").set_defaults(func=_list)
     convert = commands.add_parser("convert", help="convert a checkpoint to/from its native transformers model")
@@ -74,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("destination", help="output directory (must be empty unless --overwrite)")
     convert.add_argument("--overwrite", action="store_true", help="replace a non-empty destination")
     convert.add_argument("--variant", help="target variant when several share the native type (e.g. byt5 for t5)")
+    convert.add_argument("--to", choices=("native", "hf_variants"),
+                         help="expected direction (checked against the source's model_type)")
     convert.set_defaults(func=_convert)
     pre = commands.add_parser("pretrain", help="train a tokenizer and pretrain a variant with its own objective")
     pre.add_argument("variant", help="variant name (see `hfv list`)")
@@ -96,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true")
     bench.add_argument("--output", default="bench/results.json")
     bench.set_defaults(func=_bench)
+    _add_export(commands)
+    _add_push(commands)
     return parser
 
 
@@ -103,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, FileExistsError, FileNotFoundError, ConnectionError, PermissionError) as error:
         print(f"hfv {args.command}: error: {error}", file=sys.stderr)
         return 2
 

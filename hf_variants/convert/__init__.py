@@ -217,7 +217,24 @@ def convert_checkpoint(source: str | Path, destination: str | Path, overwrite: b
     model_type = json.loads((Path(source) / "config.json").read_text()).get("model_type", "")
     converted = to_native(source) if model_type.startswith("hfv_") else from_native(source, variant=variant)
     converted.save_pretrained(destination)
+    if model_type.startswith("hfv_") and _write_native_tokenizer(source, destination, model_type):
+        return converted
     for name in TOKENIZER_FILES:
         if (Path(source) / name).exists():
             shutil.copy2(Path(source) / name, destination / name)
     return converted
+
+
+def _write_native_tokenizer(source: str | Path, destination: Path, model_type: str) -> bool:
+    """Our tokenizer becomes the native class with the same behaviour (convert/tokenizer.py); False when the
+    folder has no hf_variants tokenizer (a transformers one travels as its files)."""
+    from ..tokenization import HfvTokenizerBase
+    from .tokenizer import save_native_tokenizer
+
+    if not (Path(source) / "tokenizer_config.json").exists():
+        return False
+    ours = transformers.AutoTokenizer.from_pretrained(source)
+    if not isinstance(ours, HfvTokenizerBase):
+        return False
+    save_native_tokenizer(ours, next(s.name for s in VARIANTS.values() if s.model_type == model_type), destination)
+    return True

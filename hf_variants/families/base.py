@@ -25,6 +25,9 @@ class HfvPreTrainedModel(PreTrainedModel):
     # Token-level losses take transformers' loss keywords (families/losses.py): Trainer passes `num_items_in_batch`
     # and the loss is sum / num_items_in_batch. Heads whose loss is a per-sequence mean set this to False.
     accepts_loss_kwargs = True
+    # Set on `import hf_variants` (hf_variants.hub): writes the flat remote code next to a saved checkpoint. The
+    # exported copy of this file keeps None: transformers saves classes loaded as remote code by itself.
+    remote_code_writer = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -36,6 +39,15 @@ class HfvPreTrainedModel(PreTrainedModel):
         parameters of its own (an attention, a feed-forward), assuming its init writes tensors in place. Ours
         draws through `transformers.initialization` (which skips loaded weights), so parents get their turn."""
         super()._initialize_weights(module, is_custom_code=False)
+
+    def save_pretrained(self, save_directory, *args, remote_code: bool = True, **kwargs):
+        """`PreTrainedModel.save_pretrained`, plus (unless `remote_code=False`) the flat remote code and `auto_map`
+        that let the folder load with `trust_remote_code=True` where hf_variants is not installed."""
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        writer = HfvPreTrainedModel.remote_code_writer
+        if writer is not None and kwargs.get("is_main_process", True):
+            writer(save_directory, self.config.model_type, remote_code)
+        return result
 
     def _init_weights(self, module):
         """transformers' generic init, then the variant's native scheme (`config.initializer_scheme`,

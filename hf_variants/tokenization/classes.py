@@ -32,6 +32,9 @@ class HfvTokenizerBase(TokenizersBackend):
     special_defaults: dict[str, Any] = {}
     # Chat template used when none is given or saved (decoders: tokenization/chat.py; others: none).
     default_chat_template: str | None = None
+    # Set on `import hf_variants` (hf_variants.hub): writes the flat remote code next to a saved tokenizer. The
+    # exported copy of this file keeps None: transformers saves classes loaded as remote code by itself.
+    remote_code_writer = None
 
     def __init__(self, **kwargs: Any) -> None:
         for name, value in self.special_defaults.items():
@@ -76,6 +79,16 @@ class HfvTokenizerBase(TokenizersBackend):
         if token_id is None:
             raise ValueError(f"special token {token!r} is not in the vocabulary of {type(self).__name__}")
         return token, token_id
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, remote_code: bool = True,
+                        **kwargs: Any) -> tuple[str, ...]:
+        """`save_pretrained`, plus (unless `remote_code=False`) the flat remote code and `auto_map` entry that let
+        the folder load with `trust_remote_code=True` where hf_variants is not installed."""
+        files = super().save_pretrained(save_directory, *args, **kwargs)
+        writer = HfvTokenizerBase.remote_code_writer
+        if writer is not None:
+            writer(save_directory, type(self).__name__, remote_code)
+        return files
 
     def _save_pretrained(self, save_directory: str | os.PathLike, file_names: tuple[str, ...], **kwargs: Any) -> tuple[str, ...]:
         """Also write the plain vocabulary files (vocab.txt / vocab.json + merges.txt) that native loaders read."""

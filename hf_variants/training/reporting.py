@@ -55,16 +55,8 @@ def plot_loss(output: Path, history: LossHistory, title: str) -> Path | None:
 
 
 def write_model_card(output: Path, *, variant: str, task: str, data: str, metrics: dict, command: str) -> Path:
-    """A short README.md model card (the hub issue will extend it with huggingface_hub's ModelCard)."""
-    lines = [
-        "---", "library_name: transformers", "tags:", "- hf_variants", f"- hfv_{variant}", "---", "",
-        f"# hfv_{variant} — {task}", "",
-        f"Trained with hf_variants on `{data}`.", "",
-        "Load it with the transformers Auto classes after `import hf_variants` (which registers the variant).", "",
-        "## Metrics", "", "| metric | value |", "|---|---|",
-        *[f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()],
-        "", "## Reproduce", "", "```", command, "```", "",
-    ]
-    path = Path(output) / "README.md"
-    path.write_text("\n".join(lines))
-    return path
+    """README.md: huggingface_hub's ModelCard with the element table, recipe, metrics and the three ways to load
+    (hf_variants.hub.model_card); needs the saved config.json and weights in `output`."""
+    from ..hub.model_card import write_model_card as write_card
+
+    return write_card(output, variant=variant, task=task, data=data, metrics=metrics, command=command)

@@ -34,6 +34,23 @@ def test_pretrain_writes_everything(bert_dir):
     assert "hfv pretrain bert" in (bert_dir / "README.md").read_text()
 
 
+def test_pretrain_model_card(bert_dir):
+    """README.md is a ModelCard huggingface_hub parses: metadata, the element table, the run's measured metrics."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(bert_dir / "README.md")
+    assert card.data.library_name == "transformers" and card.data.pipeline_tag == "fill-mask"
+    assert card.data.license == "mit" and "hfv_bert" in card.data.tags and card.data.datasets == ["shakespeare"]
+    assert "| element | setting | parameters |" in card.text
+    for element in ("embeddings", "positions", "attention", "norm", "feed-forward", "head"):
+        assert f"| {element} | " in card.text, element
+    total = sum(p.numel() for p in AutoModelForPreTraining.from_pretrained(bert_dir).parameters())
+    assert f"| total | | {total:,} |" in card.text
+    metrics = json.loads((bert_dir / "metrics.json").read_text())
+    assert f"| validation_loss | {metrics['validation_loss']:.4g} |" in card.text
+    assert "trust_remote_code=True" in card.text and "--to native" in card.text
+
+
 def test_finetune_classification_reports_accuracy_and_baseline(bert_dir, tmp_path):
     metrics = finetune(str(bert_dir), "classification", str(tmp_path / "sentiment"), steps=4, batch_size=8,
                        max_length=32, quiet=True)
