@@ -11,9 +11,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from . import paged
 from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
 from .masks import additive
+from .paged import is_paged
+from .paged import update as paged_update
 from .positions import apply_rotary
 
 PAGED_EAGER = "paged|eager"
@@ -110,8 +111,8 @@ class Attention(nn.Module):
             key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
             if position_embeddings is not None:
                 query, key = apply_rotary(query, key, *position_embeddings)
-            if paged.is_paged(cache):  # continuous batching: the pages take this step's keys/values
-                key, value = paged.update(cache, key, value, layer_idx, kwargs)
+            if is_paged(cache):  # continuous batching: the pages take this step's keys/values
+                key, value = paged_update(cache, key, value, layer_idx, kwargs)
             elif cache is not None:
                 if isinstance(cache, EncoderDecoderCache):
                     cache = cache.self_attention_cache

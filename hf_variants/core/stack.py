@@ -11,10 +11,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import paged
 from .block import TransformerBlock
 from .masks import attention_backend, cross_attention_mask, self_attention_mask
 from .norms import build_norm
+from .paged import FULL_ATTENTION as PAGED_FULL_ATTENTION
+from .paged import check_support as paged_check_support
+from .paged import is_paged
+from .paged import key_positions as paged_key_positions
+from .paged import layer_mask as paged_layer_mask
+from .paged import past_length as paged_past_length
 from .positions import RotaryEmbedding, build_position_bias
 
 
@@ -62,11 +67,11 @@ class TransformerStack(nn.Module):
     def _paged_mask(self, attention_mask, position_ids, kwargs, output_attentions):
         """(mask, backend) for a continuous-batching step: its block-diagonal additive mask, plus the position bias
         between every packed query and key."""
-        paged.check_support(self.config)
-        mask = paged.layer_mask(self.config, attention_mask)
+        paged_check_support(self.config)
+        mask = paged_layer_mask(self.config, attention_mask)
         if self.position_bias is None:
             return mask, attention_backend(self.config, False, output_attentions)
-        keys = paged.key_positions(kwargs["cu_seq_lens_k"][paged.FULL_ATTENTION])
+        keys = paged_key_positions(kwargs["cu_seq_lens_k"][PAGED_FULL_ATTENTION])
         bias = self.position_bias.between(position_ids[0], keys)
         return mask + bias.to(mask.dtype), attention_backend(self.config, True, output_attentions)
 
@@ -87,14 +92,14 @@ class TransformerStack(nn.Module):
             output_attentions = self.config.output_attentions
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
-        past_length = paged.past_length(cache)
+        past_length = paged_past_length(cache)
         seq_length = hidden_states.shape[1]
         slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
         if position_ids is None:
             position_ids = slots.unsqueeze(0)
 
         cross_mask = None
-        if paged.is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
+        if is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
             mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
         else:
             bias = None

@@ -14,7 +14,7 @@ import dataclasses
 
 from transformers import ContinuousBatchingConfig
 
-from ..core import paged
+from ..core.paged import check_support as check_paged_support
 
 CPU_NUM_BLOCKS = 16
 CPU_MAX_BATCH_TOKENS = 512
@@ -48,7 +48,7 @@ class ContinuousBatchingMixin:
     worker failures raised to the caller."""
 
     def init_continuous_batching(self, generation_config=None, continuous_batching_config=None, *args, **kwargs):
-        paged.check_support(self.config)
+        check_paged_support(self.config)
         config = bounded_config(continuous_batching_config, self.device)
         return super().init_continuous_batching(generation_config, config, *args, **kwargs)
 

@@ -19,7 +19,6 @@ from transformers.modeling_outputs import (
     SequenceClassifierOutputWithPast,
 )
 
-from ..core import paged
 from ..core.compat import (
     Cache,
     DynamicCache,
@@ -31,11 +30,12 @@ from ..core.compat import (
 )
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
+from ..core.paged import past_length as paged_past_length
 from ..core.stack import TransformerStack
-from . import plans
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
 from .losses import count_items, items_share, pop_loss_kwargs
+from .plans import DECODER_FSDP_PLAN, DECODER_TP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 
@@ -44,8 +44,8 @@ class DecoderConfig(HfvConfig):
     valid here; `sliding_window` limits how far back each token attends (and what the cache keeps)."""
 
     model_type = "hfv_decoder"
-    base_model_tp_plan = plans.DECODER_TP_PLAN
-    base_model_fsdp_plan = plans.DECODER_FSDP_PLAN
+    base_model_tp_plan = DECODER_TP_PLAN
+    base_model_fsdp_plan = DECODER_FSDP_PLAN
     norm_position: str = "pre"
     type_vocab_size: int = 0
     layer_norm_eps: float = 1e-5
@@ -115,7 +115,7 @@ class DecoderModel(DecoderPreTrainedModel):
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
         reference = input_ids if input_ids is not None else inputs_embeds
-        past_length = paged.past_length(cache)
+        past_length = paged_past_length(cache)
         if position_ids is None:
             # Consecutive positions after the cached ones; `generate` passes mask-derived ids for left padding.
             position_ids = torch.arange(reference.shape[1], device=reference.device).unsqueeze(0) + past_length
@@ -145,8 +145,8 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
     """Next-token prediction; the LM head is tied to the word embeddings when `tie_word_embeddings`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.embeddings.word_embeddings.weight"}
-    _tp_plan = plans.LM_HEAD_TP_PLAN
-    _fsdp_plan = plans.LM_HEAD_FSDP_PLAN
+    _tp_plan = LM_HEAD_TP_PLAN
+    _fsdp_plan = LM_HEAD_FSDP_PLAN
 
     def __init__(self, config: DecoderConfig):
         super().__init__(config)

@@ -29,9 +29,9 @@ from ..core.heads import (
     classifier_dropout,
 )
 from ..core.stack import TransformerStack
-from . import plans
 from .base import HfvPreTrainedModel
 from .losses import binary_token_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
+from .plans import ENCODER_FSDP_PLAN, ENCODER_TP_PLAN
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 PRETRAINING_HEADS = ("mlm", "mlm+nsp", "mlm+sop", "rtd")
@@ -42,8 +42,8 @@ class EncoderConfig(HfvConfig):
     "mlm" (RoBERTa, DistilBERT), "mlm+nsp" (BERT), "mlm+sop" (ALBERT), "rtd" (ELECTRA's discriminator)."""
 
     model_type = "hfv_encoder"
-    base_model_tp_plan = plans.ENCODER_TP_PLAN
-    base_model_fsdp_plan = plans.ENCODER_FSDP_PLAN
+    base_model_tp_plan = ENCODER_TP_PLAN
+    base_model_fsdp_plan = ENCODER_FSDP_PLAN
     pretraining_heads: str = "mlm+nsp"
     # Whether the bare `...Model` (AutoModel) carries the tanh pooler; None = when classifier_pooling="pooler".
     # RoBERTa: True (native RobertaModel has one although its sequence classifier does not read it).

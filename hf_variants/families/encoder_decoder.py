@@ -35,9 +35,9 @@ from ..core.embeddings import Embeddings, build_word_embeddings
 from ..core.heads import SequenceClassificationHead
 from ..core.moe import moe_losses, weighted_moe_loss
 from ..core.stack import TransformerStack
-from . import plans
 from .base import HfvPreTrainedModel
 from .losses import count_items, items_share, pop_loss_kwargs, unshifted_token_loss
+from .plans import ENCODER_DECODER_FSDP_PLAN, ENCODER_DECODER_TP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN
 
 
 class EncoderDecoderConfig(HfvConfig):
@@ -48,8 +48,8 @@ class EncoderDecoderConfig(HfvConfig):
     """
 
     model_type = "hfv_encoder_decoder"
-    base_model_tp_plan = plans.ENCODER_DECODER_TP_PLAN
-    base_model_fsdp_plan = plans.ENCODER_DECODER_FSDP_PLAN
+    base_model_tp_plan = ENCODER_DECODER_TP_PLAN
+    base_model_fsdp_plan = ENCODER_DECODER_FSDP_PLAN
     is_encoder_decoder: bool = True
     # None = same depth as the encoder.
     num_decoder_layers: int | None = None
@@ -334,8 +334,8 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
     """Seq2seq LM: `labels` become decoder inputs by shifting right behind `decoder_start_token_id`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.shared.weight"}
-    _tp_plan = plans.LM_HEAD_TP_PLAN
-    _fsdp_plan = plans.LM_HEAD_FSDP_PLAN
+    _tp_plan = LM_HEAD_TP_PLAN
+    _fsdp_plan = LM_HEAD_FSDP_PLAN
 
     def __init__(self, config: EncoderDecoderConfig):
         super().__init__(config)

@@ -48,6 +48,7 @@ class HfvGPTConfig(DecoderConfig):
     bos_token_id: int | None = None
     eos_token_id: int | list[int] | None = None
     tie_word_embeddings: bool = True
+    embedding_padding_idx: bool = False  # native GPT-1's token table has no padding row
 
     def __post_init__(self, **kwargs):
         if self.intermediate_size is None:
