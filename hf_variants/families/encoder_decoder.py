@@ -55,15 +55,8 @@ class EncoderDecoderConfig(HfvConfig):
     scale_decoder_outputs: bool = False
     final_logits_bias: bool = False
 
-    def __post_init__(self, **kwargs):
-        if self.num_decoder_layers is None:
-            self.num_decoder_layers = self.num_hidden_layers
-        super().__post_init__(**kwargs)
-
     def validate_elements(self) -> None:
         super().validate_elements()
-        if not isinstance(self.num_decoder_layers, int) or self.num_decoder_layers <= 0:
-            raise ValueError(f"num_decoder_layers={self.num_decoder_layers!r} must be a positive integer")
         if self.classifier_pooling != "head":
             raise ValueError(
                 f"classifier_pooling={self.classifier_pooling!r}: encoder-decoder models classify from the decoder "
@@ -320,7 +313,12 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
     def __init__(self, config: EncoderDecoderConfig):
         super().__init__(config)
         self.model = EncoderDecoderModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        # Factorized embeddings: project back to embedding_size so the head can share the embedding matrix.
+        self.lm_head_projection = (
+            nn.Linear(config.hidden_size, config.embedding_size, bias=False)
+            if config.embedding_size != config.hidden_size else None
+        )
+        self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
         if config.final_logits_bias:
             self.final_logits_bias = nn.Buffer(torch.zeros(1, config.vocab_size))
         else:
@@ -385,6 +383,8 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
         sequence = outputs.last_hidden_state
         if self.config.scale_decoder_outputs:
             sequence = sequence * self.config.hidden_size**-0.5
+        if self.lm_head_projection is not None:
+            sequence = self.lm_head_projection(sequence)
         logits = self.lm_head(sequence)
         if self.final_logits_bias is not None:
             logits = logits + self.final_logits_bias.to(logits.dtype)
