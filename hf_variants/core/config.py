@@ -418,7 +418,9 @@ class HfvConfig(PreTrainedConfig):
             if start >= self.max_position_embeddings:
                 raise ValueError(
                     f"max_position_embeddings={self.max_position_embeddings} leaves no room after the first position "
-                    f"id {start}"
+                    f"id {start} (position_offset={self.position_offset}"
+                    + (f" + pad_token_id={self.pad_token_id} + 1, pad_aware_positions=True)" if self.pad_aware_positions
+                       else ")")
                 )
         if kind == "relative_bias":
             buckets, distance = self.relative_attention_num_buckets, self.relative_attention_max_distance
@@ -445,9 +447,11 @@ class HfvConfig(PreTrainedConfig):
         _check_float("rope_parameters['partial_rotary_factor']", factor, 0.0, 1.0, False, True, False)
         rotary = int(self.head_dim * factor)
         if rotary < 2 or rotary % 2:
+            source = (f" (hidden_size={self.hidden_size} / num_attention_heads={self.num_attention_heads})"
+                      if "head_dim" in self.__dict__.get("_derived", ()) else "")
             raise ValueError(
-                f"position_embedding_type='rope' needs an even head dimension (rotated features >= 2), got head_dim={self.head_dim} "
-                f"x partial_rotary_factor={factor} = {rotary}"
+                f"position_embedding_type='rope' needs an even head dimension: head_dim={self.head_dim}{source} x "
+                f"rope_parameters['partial_rotary_factor']={factor} = {rotary} rotated features (even, >= 2 needed)"
             )
         if rope_type == "default":
             return
