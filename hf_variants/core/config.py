@@ -54,6 +54,7 @@ BOOL_FIELDS = (
     ("pad_aware_positions", False), ("embedding_norm", True), ("final_norm", True), ("attention_bias", False),
     ("mlp_bias", False), ("scale_embedding", False), ("tie_word_embeddings", False), ("use_cache", False),
     ("scale_decoder_outputs", False), ("final_logits_bias", False), ("is_encoder_decoder", False),
+    ("decoder_reads_shifted_source", False),
 )
 # (field, low, high, low_inclusive, high_inclusive, optional): finite real fields and their range.
 FLOAT_FIELDS = (

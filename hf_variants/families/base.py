@@ -7,6 +7,7 @@ from transformers import initialization as init
 
 from ..core.compat import CACHE_KWARGS, check_forward_kwargs
 from ..core.config import HfvConfig
+from ..core.inputs import checking_inputs
 from ..core.moe import Experts
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
 
@@ -27,8 +28,9 @@ class HfvPreTrainedModel(PreTrainedModel):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs.
-        cls.forward = check_forward_kwargs(cls.forward)
+        # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs; input
+        # shapes are checked against each other and the config (core/inputs.py).
+        cls.forward = checking_inputs(check_forward_kwargs(cls.forward))
 
     def _init_weights(self, module):
         super()._init_weights(module)

@@ -54,6 +54,9 @@ class EncoderDecoderConfig(HfvConfig):
     classifier_pooling: str = "head"
     scale_decoder_outputs: bool = False
     final_logits_bias: bool = False
+    # The base model given no decoder inputs decodes the source shifted right (native BartModel); otherwise it
+    # refuses, as native T5 does.
+    decoder_reads_shifted_source: bool = False
 
     def validate_elements(self) -> None:
         super().validate_elements()
@@ -234,8 +237,9 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
         **kwargs,
     ) -> Seq2SeqModelOutputWithRouter:
         if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError("pass decoder_input_ids (or decoder_inputs_embeds, or labels to a task head)")
+            if input_ids is None or not self.config.decoder_reads_shifted_source:
+                raise ValueError("pass decoder_input_ids (or decoder_inputs_embeds, or labels to a task head); only "
+                                 "configs with decoder_reads_shifted_source=True (BART) decode the shifted source")
             # BART-style denoising default: the decoder reads the (shifted) source.
             decoder_input_ids = shift_tokens_right(input_ids, self.config.pad_token_id,
                                                    self.config.decoder_start_token_id)
@@ -438,6 +442,10 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
         if eos is None:
             raise ValueError("sequence classification needs config.eos_token_id (its last occurrence is pooled)")
         kwargs.pop("use_cache", None)
+        if decoder_input_ids is None and kwargs.get("decoder_inputs_embeds") is None:
+            # As native BART and T5: the decoder reads the shifted source.
+            decoder_input_ids = shift_tokens_right(input_ids, self.config.pad_token_id,
+                                                   self.config.decoder_start_token_id)
         outputs = self.model(input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
                              use_cache=False, output_attentions=output_attentions,
                              output_hidden_states=output_hidden_states, **kwargs)

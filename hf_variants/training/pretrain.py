@@ -46,11 +46,12 @@ def _model_config(name: str, size: str, tokenizer) -> tuple:
             preset["num_key_value_heads"] = preset["num_attention_heads"]
         if spec.config_class().embedding_size != spec.config_class().hidden_size:
             preset["embedding_size"] = preset["hidden_size"] // 2  # keep ALBERT/ELECTRA factorized
+    defaults = spec.config_class()
     for token in ("pad", "bos", "eos"):
         value = getattr(tokenizer, f"{token}_token_id", None)
-        if value is not None:
-            preset[f"{token}_token_id"] = value
-    defaults = spec.config_class()
+        default = getattr(defaults, f"{token}_token_id")
+        if value is not None or (isinstance(default, int) and default >= len(tokenizer)):
+            preset[f"{token}_token_id"] = value  # the tokenizer's id; a default outside its vocabulary means none
     if getattr(defaults, "is_encoder_decoder", False):
         start = tokenizer.pad_token_id if name != "bart" else tokenizer.eos_token_id
         preset["decoder_start_token_id"] = start

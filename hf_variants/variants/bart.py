@@ -35,6 +35,7 @@ class HfvBartConfig(EncoderDecoderConfig):
     forced_eos_token_id: int | None = 2
     tie_word_embeddings: bool = True
     final_logits_bias: bool = True
+    decoder_reads_shifted_source: bool = True
 
 
 def _stack_rules(stack: str, is_decoder: bool) -> tuple[tuple[str, str], ...]:
