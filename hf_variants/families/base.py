@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
+from ..checkpoints import remove_stale_weights, weight_files
 from ..core.compat import CACHE_KWARGS, check_forward_kwargs
 from ..core.config import HfvConfig
 from ..core.inputs import checking_inputs
@@ -31,6 +34,14 @@ class HfvPreTrainedModel(PreTrainedModel):
         # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs; input
         # shapes are checked against each other and the config (core/inputs.py).
         cls.forward = checking_inputs(check_forward_kwargs(cls.forward))
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """transformers' save, then the weight files of an earlier save into the same folder that this one did not
+        rewrite are removed (a stale model.safetensors would otherwise be loaded instead of the new shards)."""
+        before = weight_files(save_directory) if os.path.isdir(save_directory) else {}
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        remove_stale_weights(save_directory, before)
+        return result
 
     def _init_weights(self, module):
         super()._init_weights(module)
