@@ -107,3 +107,13 @@ def test_finetune_refuses_a_folder_without_tokenizer_files_or_a_foreign_tokenize
     with pytest.raises(ValueError, match=r"has \d+ tokens but the model's vocab_size is 99"):
         finetune(str(folder), "classification", str(tmp_path / "out2"), steps=1, quiet=True)
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+def test_hfv_convert_names_the_damaged_file_without_a_traceback(saved, capsys):
+    from hf_variants.cli import main
+
+    _, folder = saved
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert main(["convert", str(folder), str(folder.parent / "out")]) == 2
+    assert "damaged checkpoint" in capsys.readouterr().err and "model.safetensors" in weights.name
