@@ -64,9 +64,12 @@ def test_head_dim_is_always_a_resolved_integer_and_rope_parameters_only_with_rop
         tiny_config("bert", rope_parameters={"rope_type": "linear", "factor": 2.0})
 
 
-@pytest.mark.parametrize("rope_type", ["linear", "dynamic", "yarn"])
-def test_scaled_rope_works_with_the_default_head_dim(rope_type, tmp_path):
-    config = tiny_config("llama", rope_parameters={"rope_type": rope_type, "factor": 2.0})
+@pytest.mark.parametrize("rope_type,extra", [
+    ("linear", {}), ("dynamic", {}), ("yarn", {}),
+    ("longrope", {"short_factor": [1.0] * 4, "long_factor": [2.0] * 4, "original_max_position_embeddings": 32}),
+])
+def test_scaled_rope_works_with_the_default_head_dim(rope_type, extra, tmp_path):
+    config = tiny_config("llama", rope_parameters={"rope_type": rope_type, "factor": 2.0, **extra})
     model = V["llama"].classes["ForCausalLM"](config)
     ids = torch.arange(1, 13).view(2, 6)
     assert torch.isfinite(model(input_ids=ids, labels=ids).loss)
