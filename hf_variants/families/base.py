@@ -33,7 +33,7 @@ class HfvPreTrainedModel(PreTrainedModel):
         super().__init_subclass__(**kwargs)
         # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs; input
         # shapes are checked against each other and the config (core/inputs.py).
-        cls.forward = checking_inputs(check_forward_kwargs(cls.forward))
+        cls.forward = check_forward_kwargs(checking_inputs(cls.forward))
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """transformers' save, then the weight files of an earlier save into the same folder that this one did not
