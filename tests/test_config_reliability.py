@@ -149,3 +149,12 @@ def test_factorized_embeddings_work_in_encoder_decoders(variant, tmp_path):
     model.eval(), reloaded.eval()
     with torch.no_grad():
         assert torch.equal(model(input_ids=ids, labels=ids).logits, reloaded(input_ids=ids, labels=ids).logits)
+
+
+def test_decoder_depth_follows_an_encoder_depth_override_unless_set(tmp_path):
+    config = tiny_config("t5")
+    config.save_pretrained(tmp_path / "derived")
+    assert type(config).from_pretrained(tmp_path / "derived", num_hidden_layers=3).num_decoder_layers == 3
+    explicit = tiny_config("byt5")  # num_decoder_layers=2 given
+    explicit.save_pretrained(tmp_path / "explicit")
+    assert type(explicit).from_pretrained(tmp_path / "explicit", num_hidden_layers=4).num_decoder_layers == 2

@@ -39,6 +39,7 @@ DERIVED_FIELDS: dict[str, Any] = {
     "embedding_size": lambda c: c.hidden_size,
     "num_hidden_groups": lambda c: c.num_hidden_layers,
     "head_dim": lambda c: c.hidden_size // c.num_attention_heads if c.hidden_size % c.num_attention_heads == 0 else None,
+    "num_decoder_layers": lambda c: c.num_hidden_layers,  # encoder-decoder configs only
 }
 # (field, minimum, optional): integer fields and their lower bound.
 INT_FIELDS = (
@@ -228,16 +229,13 @@ class HfvConfig(PreTrainedConfig):
         self._check_types()
         derived = set()
         for name, derive in DERIVED_FIELDS.items():
-            if getattr(self, name) is None:
+            if name in self.__dataclass_fields__ and getattr(self, name) is None:
                 value = derive(self)
                 if value is None:
                     raise ValueError(f"hidden_size={self.hidden_size} must be divisible by num_attention_heads="
                                      f"{self.num_attention_heads} (or set head_dim explicitly)")
                 setattr(self, name, value)
                 derived.add(name)
-        if "num_decoder_layers" in self.__dataclass_fields__ and self.num_decoder_layers is None:
-            self.num_decoder_layers = self.num_hidden_layers
-            derived.add("num_decoder_layers")
         self._derived = derived
         self._take_rope_parameters(kwargs)
         super().__post_init__(**kwargs)
@@ -271,17 +269,16 @@ class HfvConfig(PreTrainedConfig):
             super().__setattr__(key, value)
             return
         derived = state["_derived"]
-        derivations = {**DERIVED_FIELDS, "num_decoder_layers": lambda c: c.num_hidden_layers}
-        if key in derivations:
+        if key in DERIVED_FIELDS and key in self.__dataclass_fields__:
             if value is None:
                 derived.add(key)
-                value = derivations[key](self)
+                value = DERIVED_FIELDS[key](self)
             else:
                 derived.discard(key)
         super().__setattr__(key, value)
         if key in ("hidden_size", "num_attention_heads", "num_hidden_layers"):
             for name in sorted(derived):
-                new = derivations[name](self)
+                new = DERIVED_FIELDS[name](self)
                 if new is not None:
                     super().__setattr__(name, new)
 
@@ -301,9 +298,8 @@ class HfvConfig(PreTrainedConfig):
         output = super().to_dict()
         derived = output.pop("_derived", set())
         output.pop("_derivation_ready", None)
-        derivations = {**DERIVED_FIELDS, "num_decoder_layers": lambda c: c.num_hidden_layers}
         for name in derived:
-            if getattr(self, name) == derivations[name](self):
+            if getattr(self, name) == DERIVED_FIELDS[name](self):
                 output[name] = None
         return output
 
