@@ -21,8 +21,8 @@ def pad_rows(rows: Sequence[list[int]], value: int) -> tuple[torch.Tensor, torch
 
 def batch_rng(seeded: np.random.Generator | None) -> np.random.Generator:
     """The generator for one batch's noise: the collator's own when it was given a seed, else one drawn from torch's
-    global RNG, which the Trainer seeds from `--seed` and restores on `--resume` (so two runs with one seed are
-    equal, and a resumed run draws the noise the uninterrupted run would have)."""
+    global RNG, which the Trainer seeds from `--seed` (so two runs with one seed are equal). Not yet bitwise across
+    `--resume`: accelerate collates one batch ahead, so the RNG state a checkpoint saves already includes it."""
     if seeded is not None:
         return seeded
     return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))

@@ -109,7 +109,7 @@ def corrupt_spans(ids: Sequence[int], noise_mask: np.ndarray, sentinel_ids: Sequ
 class SpanCorruptionCollator:
     """Batches of raw token blocks (`input_ids`, ideally all of the length from `compute_input_and_target_lengths`)
     -> `input_ids`, `attention_mask`, `labels`. Noise is drawn fresh per batch, from `seed` or (seed=None) from
-    torch's global RNG, which the Trainer seeds and restores on resume.
+    torch's global RNG, which the Trainer seeds from `--seed`.
 
     Sentinels: `sentinel_ids`, or else the tokenizer's `<extra_id_N>`. Unequal raw lengths are padded
     (pad id / -100), never truncated.
