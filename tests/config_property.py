@@ -16,6 +16,7 @@ import tempfile
 import torch
 
 import hf_variants
+from hf_variants.families.decoder import DecoderConfig
 from tests.variant_configs import tiny_config
 
 NAN, INF = math.nan, math.inf
@@ -127,7 +128,9 @@ def _inputs(config, generator: torch.Generator) -> dict:
     if config.pad_token_id is not None:
         ids[mask == 0] = config.pad_token_id
     labels = ids.masked_fill(mask == 0, -100)
-    inputs = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if seq > 1 or config.is_encoder_decoder or not isinstance(config, DecoderConfig):
+        inputs["labels"] = labels  # a one-token causal LM batch has no next-token target (its loss is NaN, as native)
     if config.is_encoder_decoder:
         inputs["decoder_input_ids"] = ids.clone()
         inputs["decoder_attention_mask"] = mask.clone()
