@@ -15,6 +15,7 @@ import torch
 import transformers
 from transformers import PreTrainedModel
 
+from ..checkpoints import load_checkpoint
 from ..variants import VARIANTS, VariantSpec
 
 # Tokenizer files travel with a converted checkpoint unchanged (the token ids are the same on both sides).
@@ -84,7 +85,7 @@ def _native_from_path(path: str) -> PreTrainedModel:
     config = json.loads((Path(path) / "config.json").read_text())
     architecture = (config.get("architectures") or [None])[0]
     cls = getattr(transformers, architecture, None) if architecture else transformers.AutoModel
-    return cls.from_pretrained(path)
+    return load_checkpoint(cls, path)
 
 
 def _ours_from_path(path: str) -> PreTrainedModel:
@@ -95,8 +96,8 @@ def _ours_from_path(path: str) -> PreTrainedModel:
     for spec in VARIANTS.values():
         for cls in spec.classes.values():
             if cls.__name__ == architecture:
-                return cls.from_pretrained(path)
-    return transformers.AutoModel.from_pretrained(path)
+                return load_checkpoint(cls, path)
+    return load_checkpoint(transformers.AutoModel, path)
 
 
 def from_native(model: PreTrainedModel | str | Path, variant: str | None = None) -> PreTrainedModel:

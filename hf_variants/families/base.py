@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
+from ..checkpoints import remove_stale_weights, weight_files
 from ..core.compat import CACHE_KWARGS, check_forward_kwargs
 from ..core.config import HfvConfig
 from ..core.init import init_module
+from ..core.inputs import checking_inputs
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
 
 
@@ -31,8 +35,9 @@ class HfvPreTrainedModel(PreTrainedModel):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs.
-        cls.forward = check_forward_kwargs(cls.forward)
+        # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs; input
+        # shapes are checked against each other and the config (core/inputs.py).
+        cls.forward = check_forward_kwargs(checking_inputs(cls.forward))
 
     def _initialize_weights(self, module, is_custom_code: bool = False):
         """transformers treats models outside its package as custom code and then skips every module without
@@ -41,9 +46,13 @@ class HfvPreTrainedModel(PreTrainedModel):
         super()._initialize_weights(module, is_custom_code=False)
 
     def save_pretrained(self, save_directory, *args, remote_code: bool = True, **kwargs):
-        """`PreTrainedModel.save_pretrained`, plus (unless `remote_code=False`) the flat remote code and `auto_map`
-        that let the folder load with `trust_remote_code=True` where hf_variants is not installed."""
+        """`PreTrainedModel.save_pretrained`, then: the weight files of an earlier save into the same folder that this
+        one did not rewrite are removed (a stale model.safetensors would otherwise be loaded instead of the new
+        shards), and (unless `remote_code=False`) the flat remote code and `auto_map` that let the folder load with
+        `trust_remote_code=True` where hf_variants is not installed are written."""
+        before = weight_files(save_directory) if os.path.isdir(save_directory) else {}
         result = super().save_pretrained(save_directory, *args, **kwargs)
+        remove_stale_weights(save_directory, before)
         writer = HfvPreTrainedModel.remote_code_writer
         if writer is not None and kwargs.get("is_main_process", True):
             writer(save_directory, self.config.model_type, remote_code)

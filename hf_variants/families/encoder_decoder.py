@@ -58,16 +58,12 @@ class EncoderDecoderConfig(HfvConfig):
     classifier_pooling: str = "head"
     scale_decoder_outputs: bool = False
     final_logits_bias: bool = False
-
-    def __post_init__(self, **kwargs):
-        if self.num_decoder_layers is None:
-            self.num_decoder_layers = self.num_hidden_layers
-        super().__post_init__(**kwargs)
+    # The base model given no decoder inputs decodes the source shifted right (native BartModel); otherwise it
+    # refuses, as native T5 does.
+    decoder_reads_shifted_source: bool = False
 
     def validate_elements(self) -> None:
         super().validate_elements()
-        if not isinstance(self.num_decoder_layers, int) or self.num_decoder_layers <= 0:
-            raise ValueError(f"num_decoder_layers={self.num_decoder_layers!r} must be a positive integer")
         if self.classifier_pooling != "head":
             raise ValueError(
                 f"classifier_pooling={self.classifier_pooling!r}: encoder-decoder models classify from the decoder "
@@ -245,8 +241,9 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
         **kwargs,
     ) -> Seq2SeqModelOutputWithRouter:
         if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None:
-                raise ValueError("pass decoder_input_ids (or decoder_inputs_embeds, or labels to a task head)")
+            if input_ids is None or not self.config.decoder_reads_shifted_source:
+                raise ValueError("pass decoder_input_ids (or decoder_inputs_embeds, or labels to a task head); only "
+                                 "configs with decoder_reads_shifted_source=True (BART) decode the shifted source")
             # BART-style denoising default: the decoder reads the (shifted) source.
             decoder_input_ids = shift_tokens_right(input_ids, self.config.pad_token_id,
                                                    self.config.decoder_start_token_id)
@@ -340,7 +337,12 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
     def __init__(self, config: EncoderDecoderConfig):
         super().__init__(config)
         self.model = EncoderDecoderModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        # Factorized embeddings: project back to embedding_size so the head can share the embedding matrix.
+        self.lm_head_projection = (
+            nn.Linear(config.hidden_size, config.embedding_size, bias=False)
+            if config.embedding_size != config.hidden_size else None
+        )
+        self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
         if config.final_logits_bias:
             self.final_logits_bias = nn.Buffer(torch.zeros(1, config.vocab_size))
         else:
@@ -406,6 +408,8 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
         sequence = outputs.last_hidden_state
         if self.config.scale_decoder_outputs:
             sequence = sequence * self.config.hidden_size**-0.5
+        if self.lm_head_projection is not None:
+            sequence = self.lm_head_projection(sequence)
         logits = self.lm_head(sequence)
         if self.final_logits_bias is not None:
             logits = logits + self.final_logits_bias.to(logits.dtype)
@@ -466,6 +470,10 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
             raise ValueError("sequence classification needs config.eos_token_id (its last occurrence is pooled)")
         kwargs.pop("use_cache", None)
         pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
+        if decoder_input_ids is None and kwargs.get("decoder_inputs_embeds") is None:
+            # As native BART and T5: the decoder reads the shifted source.
+            decoder_input_ids = shift_tokens_right(input_ids, self.config.pad_token_id,
+                                                   self.config.decoder_start_token_id)
         outputs = self.model(input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
                              use_cache=False, output_attentions=output_attentions,
                              output_hidden_states=output_hidden_states, **kwargs)

@@ -1,9 +1,10 @@
-"""Padding shared by the seq2seq collators."""
+"""Padding and noise generators shared by the seq2seq collators."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 
@@ -16,3 +17,12 @@ def pad_rows(rows: Sequence[list[int]], value: int) -> tuple[torch.Tensor, torch
         ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         mask[i, : len(row)] = 1
     return ids, mask
+
+
+def batch_rng(seeded: np.random.Generator | None) -> np.random.Generator:
+    """The generator for one batch's noise: the collator's own when it was given a seed, else one drawn from torch's
+    global RNG, which the Trainer seeds from `--seed` (so two runs with one seed are equal). Not yet bitwise across
+    `--resume`: accelerate collates one batch ahead, so the RNG state a checkpoint saves already includes it."""
+    if seeded is not None:
+        return seeded
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from ._batching import pad_rows
+from ._batching import batch_rng, pad_rows
 
 _SENTENCE_END_TEXTS = (".", "!", "?")
 _MARKERS = ("Ġ", "▁", "##")
@@ -125,7 +125,7 @@ class DenoisingCollator:
     rotate_document: bool = False
     sentence_end_ids: Sequence[int] | None = None
     seed: int | None = None
-    _rng: np.random.Generator = field(init=False, repr=False)
+    _rng: np.random.Generator | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("mask_ratio", "delete_ratio", "infill_ratio"):
@@ -146,7 +146,7 @@ class DenoisingCollator:
         if self.sentence_end_ids is None:
             self.sentence_end_ids = sentence_end_ids(self.tokenizer)
         self._ends = {int(i) for i in self.sentence_end_ids}
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng(self.seed) if self.seed is not None else None
 
     def corrupt(self, ids: Sequence[int]) -> list[int]:
         """One document's noised version; a leading BOS and trailing EOS stay where they are."""
@@ -154,7 +154,7 @@ class DenoisingCollator:
         head = ids[:1] if ids and ids[0] == self.tokenizer.bos_token_id else []
         tail = ids[-1:] if len(ids) > len(head) and ids[-1] == self.tokenizer.eos_token_id else []
         body = ids[len(head): len(ids) - len(tail)]
-        rng, mask_id = self._rng, self.tokenizer.mask_token_id
+        rng, mask_id = batch_rng(self._rng), self.tokenizer.mask_token_id
         if self.permute_sentences:
             body = permute_sentences(body, self._ends, rng)
         if self.mask_ratio:

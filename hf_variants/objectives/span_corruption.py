@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from ._batching import pad_rows
+from ._batching import batch_rng, pad_rows
 
 
 def noise_counts(length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:
@@ -108,7 +108,8 @@ def corrupt_spans(ids: Sequence[int], noise_mask: np.ndarray, sentinel_ids: Sequ
 @dataclass
 class SpanCorruptionCollator:
     """Batches of raw token blocks (`input_ids`, ideally all of the length from `compute_input_and_target_lengths`)
-    -> `input_ids`, `attention_mask`, `labels`. Noise is drawn fresh per batch.
+    -> `input_ids`, `attention_mask`, `labels`. Noise is drawn fresh per batch, from `seed` or (seed=None) from
+    torch's global RNG, which the Trainer seeds from `--seed`.
 
     Sentinels: `sentinel_ids`, or else the tokenizer's `<extra_id_N>`. Unequal raw lengths are padded
     (pad id / -100), never truncated.
@@ -121,7 +122,7 @@ class SpanCorruptionCollator:
     eos_token_id: int | None = None
     pad_token_id: int | None = None
     seed: int | None = None
-    _rng: np.random.Generator = field(init=False, repr=False)
+    _rng: np.random.Generator | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         compute_input_and_target_lengths(8, self.noise_density, self.mean_noise_span_length)  # validates both
@@ -136,16 +137,16 @@ class SpanCorruptionCollator:
                     raise ValueError(f"{name} is not set and the tokenizer does not define it")
                 setattr(self, name, value)
         self.sentinel_ids = [int(i) for i in self.sentinel_ids]
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng(self.seed) if self.seed is not None else None
 
     def __call__(self, examples: list[dict[str, Any] | Sequence[int]]) -> dict[str, torch.Tensor]:
-        pairs = []
+        pairs, rng = [], batch_rng(self._rng)
         for example in examples:
             ids = example["input_ids"] if isinstance(example, dict) else example
             ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
             if len(ids) < 2:
                 raise ValueError(f"span corruption needs at least 2 tokens per example, got {len(ids)}")
-            mask = random_spans_noise_mask(len(ids), self.noise_density, self.mean_noise_span_length, self._rng)
+            mask = random_spans_noise_mask(len(ids), self.noise_density, self.mean_noise_span_length, rng)
             pairs.append(corrupt_spans(ids, mask, self.sentinel_ids, self.eos_token_id))
         inputs, targets = zip(*pairs)
         input_ids, attention_mask = pad_rows(inputs, self.pad_token_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 from typing import Any
@@ -17,10 +18,19 @@ def _check_file(path: str | os.PathLike, what: str) -> str:
 def read_wordpiece_vocab(path: str | os.PathLike) -> dict[str, int]:
     """WordPiece `vocab.txt`: one token per line, the id is the line number (as BERT's original format)."""
     path = _check_file(path, "WordPiece vocabulary")
-    with open(path, encoding="utf-8") as f:
-        tokens = [line.rstrip("\n") for line in f]
+    try:
+        with open(path, encoding="utf-8") as f:
+            tokens = [line.rstrip("\r\n") for line in f]
+    except UnicodeDecodeError as err:
+        raise ValueError(f"WordPiece vocabulary {path!r} is not UTF-8: {err}") from None
     if not tokens or not any(tokens):
         raise ValueError(f"WordPiece vocabulary {path!r} is empty; expected one token per line")
+    first: dict[str, int] = {}
+    for line, token in enumerate(tokens, start=1):
+        if token in first:
+            raise ValueError(f"WordPiece vocabulary {path!r}: {token!r} on line {line} repeats line {first[token]} "
+                             "(ids are line numbers: a duplicate leaves an id no token has)")
+        first[token] = line
     return {token: index for index, token in enumerate(tokens)}
 
 
@@ -31,10 +41,17 @@ def read_bpe_files(vocab_path: str | os.PathLike, merges_path: str | os.PathLike
     try:
         with open(vocab_path, encoding="utf-8") as f:
             vocab: Any = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"BPE vocabulary {vocab_path!r} is not valid JSON: {err}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"BPE vocabulary {vocab_path!r} is not valid JSON (UTF-8): {err}") from None
     if not isinstance(vocab, dict) or not vocab or not all(isinstance(v, int) for v in vocab.values()):
         raise ValueError(f"BPE vocabulary {vocab_path!r} must be a non-empty JSON object mapping token -> integer id")
+    ids = sorted(vocab.values())
+    if ids != list(range(len(ids))):
+        missing = sorted(set(range(len(ids))) - set(ids))[:5]
+        beyond = [i for i in ids if not 0 <= i < len(ids)][:5]
+        repeated = sorted(i for i, n in collections.Counter(ids).items() if n > 1)[:5]
+        raise ValueError(f"BPE vocabulary {vocab_path!r} must number its {len(ids)} tokens 0..{len(ids) - 1} once "
+                         f"each; ids missing: {missing}, out of that range: {beyond}, repeated: {repeated}")
     merges: list[tuple[str, str]] = []
     with open(merges_path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):

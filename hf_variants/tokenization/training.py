@@ -40,6 +40,27 @@ def _batches(texts: Any, text_column: str) -> Iterator[list[str]]:
         yield batch
 
 
+class _CheckedTexts:
+    """The training batches, each text checked to be encodable (a lone surrogate would fail as an opaque TypeError
+    inside the trainer), counting the non-blank ones (an empty corpus trains a tokenizer of special tokens only)."""
+
+    def __init__(self, batches: Iterator[list[str]]):
+        self.batches, self.seen, self.nonblank = batches, 0, 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for batch in self.batches:
+            for text in batch:
+                if not text.isascii():
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError as error:
+                        raise ValueError(f"text {self.seen} cannot be encoded as UTF-8 ({error.reason} at character "
+                                         f"{error.start}: {text[max(0, error.start - 10):error.start + 10]!r})") from None
+                self.seen += 1
+                self.nonblank += bool(text.strip())
+            yield batch
+
+
 def _length(texts: Any) -> int | None:
     try:
         return len(texts)
@@ -103,7 +124,10 @@ def train_tokenizer(
         trainer = trainers.BpeTrainer(vocab_size=vocab_size - 256, min_frequency=min_frequency, **options)
     else:  # plain BPE
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, **options)
-    backend.train_from_iterator(_batches(texts, text_column), trainer=trainer, length=_length(texts))
+    checked = _CheckedTexts(_batches(texts, text_column))
+    backend.train_from_iterator(checked, trainer=trainer, length=_length(texts))
+    if checked.nonblank == 0:
+        raise ValueError(f"no text to train the {name!r} tokenizer on ({checked.seen} texts, all empty or blank)")
     model = json.loads(backend.to_str())["model"]
     if kind == "unigram":
         return cls(vocab=[tuple(v) for v in model["vocab"]], **tokenizer_kwargs)

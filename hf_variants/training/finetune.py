@@ -31,6 +31,7 @@ from transformers import (
 )
 
 from .. import data as datasets_module
+from ..checkpoints import load_checkpoint
 from .runner import RunSettings, command_line, finish, prepare_output, train
 
 TASKS = ("classification", "token-classification", "qa", "causal-lm", "seq2seq")
@@ -40,6 +41,23 @@ DEFAULT_DATA = {"classification": "movie_reviews", "causal-lm": "shakespeare"}
 def _variant_name(model_dir: str) -> str:
     model_type = json.loads((Path(model_dir) / "config.json").read_text())["model_type"]
     return model_type.removeprefix("hfv_")
+
+
+def _matching_tokenizer(model_dir: str):
+    """The model folder's tokenizer, refused when the folder has no tokenizer files (transformers would build a
+    tokenizer of special tokens only: every word [UNK]) or when its ids do not fit the model's vocabulary."""
+    from ..convert import TOKENIZER_FILES
+
+    if not any((Path(model_dir) / name).exists() for name in TOKENIZER_FILES):
+        raise FileNotFoundError(f"{model_dir} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): save the "
+                                "tokenizer the model was trained with next to it")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    vocab_size = AutoConfig.from_pretrained(model_dir).vocab_size
+    # Checkpoints may pad the embedding table (T5: 32128 rows for 32100 tokens); more tokens than rows never fit.
+    if len(tokenizer) > vocab_size or len(tokenizer) < min(vocab_size // 2, vocab_size - max(128, vocab_size // 100)):
+        raise ValueError(f"the tokenizer in {model_dir} has {len(tokenizer)} tokens but the model's vocab_size is "
+                         f"{vocab_size}: they do not belong together")
+    return tokenizer
 
 
 def _splits(dataset):
@@ -53,7 +71,7 @@ def _splits(dataset):
 def _classification(model_dir, tokenizer, dataset, max_length):
     train_set, validation, test = _splits(dataset)
     labels = sorted(set(train_set["label"]))
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(labels))
+    model = load_checkpoint(AutoModelForSequenceClassification, model_dir, new_heads=True, num_labels=len(labels))
 
     def encode(batch):
         pair = batch.get("text_pair")
@@ -78,7 +96,7 @@ def _causal_lm(model_dir, tokenizer, dataset, max_length):
     from ..objectives import pack_sequences
 
     train_set, validation, _ = _splits(dataset)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model = load_checkpoint(AutoModelForCausalLM, model_dir, new_heads=True)
 
     def blocks(split):
         ids = tokenizer([t for t in split["text"] if t], add_special_tokens=False)["input_ids"]
@@ -100,7 +118,7 @@ def finetune(model_dir: str, task: str, output: str, data: str | None = None, st
 
     torch.manual_seed(seed)
     output_dir = prepare_output(output, resume, overwrite)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = _matching_tokenizer(model_dir)
     dataset = datasets_module.load(data)
     variant = _variant_name(model_dir)
     if task == "classification":
@@ -137,7 +155,7 @@ def _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_si
     train_set, validation, _ = _splits(dataset)
     if task == "token-classification":
         num_labels = 1 + max(max(tags) for tags in train_set["tags"])
-        model = AutoModelForTokenClassification.from_pretrained(model_dir, num_labels=num_labels)
+        model = load_checkpoint(AutoModelForTokenClassification, model_dir, new_heads=True, num_labels=num_labels)
 
         def encode(batch):
             encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
@@ -148,13 +166,13 @@ def _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_si
 
         collator = DataCollatorForTokenClassification(tokenizer)
     elif task == "qa":
-        model = AutoModelForQuestionAnswering.from_pretrained(model_dir)
+        model = load_checkpoint(AutoModelForQuestionAnswering, model_dir, new_heads=True)
         encode = _qa_encoder(tokenizer, max_length)
         collator = DataCollatorWithPadding(tokenizer)
     else:
         if AutoConfig.from_pretrained(model_dir).is_encoder_decoder is False:
             raise ValueError(f"task 'seq2seq' needs an encoder-decoder model, {model_dir} is hfv_{variant}")
-        model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+        model = load_checkpoint(AutoModelForSeq2SeqLM, model_dir, new_heads=True)
 
         def encode(batch):
             return tokenizer(batch["source"], text_target=batch["target"], truncation=True, max_length=max_length)

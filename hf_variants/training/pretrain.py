@@ -45,14 +45,15 @@ def _model_config(name: str, size: str, tokenizer) -> tuple:
             preset["num_key_value_heads"] = max(1, preset["num_attention_heads"] // 2)
         else:
             preset["num_key_value_heads"] = preset["num_attention_heads"]
-    if size != "base" and defaults.embedding_size != defaults.hidden_size:
+    if size != "base" and getattr(defaults, "embedding_size", None) != getattr(defaults, "hidden_size", None):
         preset["embedding_size"] = preset["hidden_size"] // 2  # keep ALBERT/ELECTRA factorized
     # Size fields the variant does not have (the RNN baseline has no heads or feed-forward) are left out.
     preset = {k: v for k, v in preset.items() if hasattr(defaults, k)}
     for token in ("pad", "bos", "eos"):
         value = getattr(tokenizer, f"{token}_token_id", None)
-        if value is not None:
-            preset[f"{token}_token_id"] = value
+        default = getattr(defaults, f"{token}_token_id", None)
+        if value is not None or (isinstance(default, int) and default >= len(tokenizer)):
+            preset[f"{token}_token_id"] = value  # the tokenizer's id; a default outside its vocabulary means none
     if getattr(defaults, "is_encoder_decoder", False):
         start = tokenizer.pad_token_id if name != "bart" else tokenizer.eos_token_id
         preset["decoder_start_token_id"] = start

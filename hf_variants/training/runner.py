@@ -8,6 +8,8 @@ from pathlib import Path
 
 from transformers import PrinterCallback, Trainer, TrainingArguments
 
+from ..checkpoints import check_resume_tensors, newest_complete_checkpoint
+from ..families.base import HfvPreTrainedModel
 from .reporting import LossHistory, plot_loss, write_metrics, write_model_card
 
 # Batch keys that are model inputs; every other key of a collated batch is a target (labels, next_sentence_label,
@@ -26,9 +28,10 @@ def prepare_output(output: str | Path, resume: bool, overwrite: bool) -> Path:
     return output
 
 
-def last_checkpoint(output: Path) -> str | None:
-    checkpoints = sorted((output / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
+def last_checkpoint(output: Path, report: bool = False) -> str | None:
+    """The newest complete checkpoint of a run (incomplete ones, e.g. from a failed save, are skipped)."""
+    checkpoint = newest_complete_checkpoint(Path(output) / "checkpoints", report=report)
+    return str(checkpoint) if checkpoint is not None else None
 
 
 @dataclass
@@ -91,9 +94,11 @@ def train(model, settings: RunSettings, train_dataset, eval_dataset=None, data_c
     )
     if settings.quiet:
         trainer.remove_callback(PrinterCallback)  # no per-step log dicts; the caller prints a summary
-    checkpoint = last_checkpoint(settings.output) if settings.resume else None
+    checkpoint = last_checkpoint(settings.output, report=True) if settings.resume else None
     if settings.resume and checkpoint is None:
-        print(f"--resume: no checkpoint in {settings.output / 'checkpoints'}, starting fresh")
+        print(f"--resume: no complete checkpoint in {settings.output / 'checkpoints'}, starting fresh")
+    if checkpoint is not None and isinstance(model, HfvPreTrainedModel):
+        check_resume_tensors(model, Path(checkpoint))
     trainer.train(resume_from_checkpoint=checkpoint)
     return trainer, history
 

@@ -35,6 +35,7 @@ class HfvBartConfig(EncoderDecoderConfig):
     forced_eos_token_id: int | None = 2
     tie_word_embeddings: bool = True
     final_logits_bias: bool = True
+    decoder_reads_shifted_source: bool = True
 
 
 def _stack_rules(stack: str, is_decoder: bool) -> tuple[tuple[str, str], ...]:
@@ -95,7 +96,7 @@ NATIVE = NativeMapping(
         "ffn_type": "mlp",
         "num_experts": 0,
         "num_key_value_heads": lambda c: c.num_attention_heads,
-        "head_dim": None,
+        "head_dim": lambda c: c.hidden_size // c.num_attention_heads,
         "attention_bias": True,
         "mlp_bias": True,
         "attention_scale": None,

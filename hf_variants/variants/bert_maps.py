@@ -38,7 +38,7 @@ def encoder_native_requires(**extra):
         "ffn_type": "mlp",
         "num_experts": 0,
         "num_key_value_heads": lambda c: c.num_attention_heads,
-        "head_dim": None,
+        "head_dim": lambda c: c.hidden_size // c.num_attention_heads,
         "attention_bias": True,
         "mlp_bias": True,
         "attention_scale": None,

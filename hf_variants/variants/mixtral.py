@@ -15,16 +15,11 @@ class HfvMixtralConfig(HfvMistralConfig):
 
     model_type = "hfv_mixtral"
     sliding_window: int | None = None
-    rope_parameters: dict | None = None  # set in __post_init__: theta 1e6
+    default_theta = 1e6  # rope_theta when rope_parameters does not give one
     layer_norm_eps: float = 1e-5
     num_experts: int = 8
     num_experts_per_tok: int = 2
     router_aux_loss_coef: float = 0.001
-
-    def __post_init__(self, **kwargs):
-        if self.rope_parameters is None:
-            self.rope_parameters = {"rope_type": "default", "rope_theta": 1e6}
-        super().__post_init__(**kwargs)
 
 
 # Native Mixtral names the router `mlp.gate` and stores experts as `mlp.experts.gate_up_proj` / `down_proj`: ours too.

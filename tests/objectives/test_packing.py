@@ -49,7 +49,8 @@ def test_packed_causal_lm_lowers_loss(gpt2_tokenizer):
     torch.manual_seed(0)
     config = AutoConfig.for_model("hfv_gpt2", vocab_size=len(gpt2_tokenizer), hidden_size=32, num_hidden_layers=2,
                                   num_attention_heads=4, intermediate_size=64, max_position_embeddings=64,
-                                  hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+                                  hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                  bos_token_id=gpt2_tokenizer.eos_token_id, eos_token_id=gpt2_tokenizer.eos_token_id)
     model = AutoModelForCausalLM.from_config(config)
     blocks = pack_sequences(gpt2_tokenizer(DOCUMENTS)["input_ids"], 48, gpt2_tokenizer.eos_token_id)[:8]
     batch = {k: torch.tensor([b[k] for b in blocks]) for k in ("input_ids", "labels")}
