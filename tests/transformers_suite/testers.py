@@ -80,7 +80,11 @@ class DecoderTester(FamilyTester):
 
 class EncoderDecoderTester(FamilyTester):
     """Sequence-to-sequence: encoder ids/mask, decoder ids/mask; every encoder row ends in EOS (as BART's tester
-    does: its sequence-classification head pools the last EOS)."""
+    does: its sequence-classification head pools the last EOS). Encoder and decoder get the same two layers: the
+    mixin counts decoder attentions and hidden states by `num_hidden_layers` (native T5/BART testers do the same)."""
+
+    def get_config(self):
+        return tiny_config(self.name, num_hidden_layers=2, num_decoder_layers=2)
 
     def prepare_config_and_inputs(self):
         config = self.get_config()
