@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import fields
 
@@ -55,9 +56,13 @@ KNOWN_FORWARD_KWARGS = (frozenset(TransformersKwargs.__optional_keys__) | LOSS_K
 
 
 def resolve_cache(cache: Cache | None, past_key_values: Cache | None) -> Cache | None:
-    """The KV cache passed under either name (5.24+: `cache`; earlier: `past_key_values`)."""
+    """The KV cache passed under either name (5.24+: `cache`; earlier: `past_key_values`). On releases that renamed
+    it, the old name warns as native models do (FutureWarning "`past_key_values` is deprecated ...")."""
     if cache is not None and past_key_values is not None and cache is not past_key_values:
         raise ValueError("pass the KV cache once: `cache` (or its older name `past_key_values`), not both")
+    if past_key_values is not None and cache is None and CACHE_FIELD == "cache":
+        warnings.warn("`past_key_values` is deprecated since transformers 5.24 (as in native models). Use `cache` "
+                      "instead.", FutureWarning, stacklevel=3)
     return cache if cache is not None else past_key_values
 
 

@@ -1,0 +1,37 @@
+"""ModelTesterMixin tests skipped by name, with the reason (docs/transformers_model_tests.md lists them).
+
+Keys: "*" (every variant), a family ("encoder", "decoder", "encoder-decoder") or a variant name.
+"""
+
+_SDPA = [f"test_eager_matches_sdpa_inference_{i:02d}_{dtype}_pad_{side}{mask}{kernels}"
+         for i, (dtype, side, mask, kernels) in enumerate(
+             (d, s, m, k) for d in ("fp16", "fp32", "bf16") for s in ("left", "right")
+             for m in ("", "_no_attn_mask") for k in ("_sdpa_kernels", ""))]
+_SDPA.append("test_eager_matches_sdpa_inference_24_fp32_pad_left_output_attentions")
+SLIDING_WINDOW_FIELD = (
+    "native-only assumption: the mixin sets config.sliding_window = 2 whenever the config has that attribute, "
+    "taking it to mean 'this model supports a sliding window'; HfvConfig carries every element field "
+    "(sliding_window=None here) and bidirectional attention rightly refuses a window. eager == sdpa is checked "
+    "by tests/test_common.py::test_attention_backends_agree")
+
+ROPE_PENDING = (
+    "KNOWN DEFECT, issue 11 item 2 (not this change): config.head_dim is None unless set and every config carries "
+    "rope_parameters, so transformers' RoPE scaling helpers crash (dynamic/yarn) or scale a model without RoPE")
+ROPE_TESTS = ["test_model_rope_scaling_from_config_0_linear", "test_model_rope_scaling_from_config_1_dynamic",
+              "test_model_rope_scaling_from_config_2_yarn", "test_model_rope_scaling_frequencies"]
+
+GENERATION_MIXIN = (
+    "GenerationTesterMixin is not in the sdist (tests/generation is not shipped); what it checks is in "
+    "tests/test_generation.py")
+
+SKIPS: dict[str, dict[str, str]] = {
+    "*": dict.fromkeys(ROPE_TESTS, ROPE_PENDING),
+    "encoder": dict.fromkeys(_SDPA, SLIDING_WINDOW_FIELD),
+    "encoder-decoder": {**dict.fromkeys(_SDPA, SLIDING_WINDOW_FIELD),
+                        "test_generation_tester_mixin_inheritance": GENERATION_MIXIN},
+    "decoder": {"test_generation_tester_mixin_inheritance": GENERATION_MIXIN},
+    "switch": {"test_attention_outputs": (
+        "documented difference: our Switch always returns encoder/decoder router logits (its auxiliary losses are "
+        "always computed, issue 11 item 1); native returns them only with output_router_logits=True, and the "
+        "mixin counts output fields. Attention shapes: tests/test_common.py::test_hidden_states_and_attentions")},
+}
