@@ -42,3 +42,10 @@ class HfvPreTrainedModel(PreTrainedModel):
                     init.zeros_(param)
                 else:
                     init.normal_(param, mean=0.0, std=self.config.initializer_range)
+
+    def floating_point_ops(self, input_dict: dict, exclude_embeddings: bool = True) -> int:
+        """Forward + backward FLOPs of this batch by element (hf_variants.accounting): attention scores at the
+        batch's length, active experts only. Replaces transformers' 6 x parameters x tokens estimate."""
+        from ..accounting import training_flops  # the accounting walks the families' modules
+
+        return training_flops(self, input_dict)
