@@ -33,7 +33,7 @@ def _pretrain(args) -> int:
     metrics = pretrain(args.variant, args.output, size=args.size, data=args.data, steps=args.steps,
                        tokenizer=args.tokenizer, batch_size=args.batch_size, learning_rate=args.learning_rate,
                        resume=args.resume, overwrite=args.overwrite, seed=args.seed, max_examples=args.max_examples,
-                       teacher=args.teacher)
+                       teacher=args.teacher, peak_tflops=args.peak_tflops)
     print(json.dumps(metrics, indent=2, default=float))
     return 0
 
@@ -43,7 +43,7 @@ def _finetune(args) -> int:
 
     metrics = finetune(args.model_dir, args.task, args.output, data=args.data, steps=args.steps,
                        batch_size=args.batch_size, learning_rate=args.learning_rate, max_length=args.max_length,
-                       resume=args.resume, overwrite=args.overwrite, seed=args.seed)
+                       resume=args.resume, overwrite=args.overwrite, seed=args.seed, peak_tflops=args.peak_tflops)
     print(json.dumps(metrics, indent=2, default=float))
     return 0
 
@@ -56,6 +56,8 @@ def _add_run_options(parser: argparse.ArgumentParser, learning_rate: float) -> N
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
+    parser.add_argument("--peak-tflops", type=float,
+                        help="accelerator peak TFLOP/s: adds model FLOPs utilisation (MFU) to metrics.json")
 
 
 def _bench(args) -> int:
