@@ -54,3 +54,10 @@ def test_bad_options():
         run(device="tpu")
     with pytest.raises(ValueError, match="unknown variants"):
         run(variants=("gpt3",))
+
+
+def test_chunked_loss_memory_bench_runs_in_process():
+    from hf_variants.bench.chunked_loss import measure
+
+    for path in ("plain", "chunked"):
+        assert measure(path, size="tiny", batch=2, seq_len=16, chunk_size=8, vocab_size=1000) >= 0
