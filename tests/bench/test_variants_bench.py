@@ -61,3 +61,16 @@ def test_chunked_loss_memory_bench_runs_in_process():
 
     for path in ("plain", "chunked"):
         assert measure(path, size="tiny", batch=2, seq_len=16, chunk_size=8, vocab_size=1000) >= 0
+
+
+def test_gpu_bench_script_correctness_case_on_cpu():
+    """scripts/gpu_bench.py's per-variant check, on CPU in fp32 (its GPU run does the same in bf16)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "gpu_bench.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.check_variant("llama", "sdpa", "cpu", torch.float32)
+    assert result["ok"] and result["max_abs_logits"] == 0.0 and result["generate_equal_tokens"] == 1.0
