@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import statistics
 import subprocess
@@ -276,8 +277,10 @@ def run(quick: bool = False, sizes=("tiny", "small"), variants=VARIANT_NAMES, de
         for name in variants:
             print(f"  {name} {size}", flush=True)
             with contextlib.redirect_stderr(open(os.devnull, "w")):
-                rows += bench_variant(name, size, device, dtype, compile_model, memory,
-                                      repeats=2 if quick else None)
+                new = bench_variant(name, size, device, dtype, compile_model, memory, repeats=2 if quick else None)
+            for row in new:  # as they come: a long run that is stopped still leaves its finished rows
+                print("    " + json.dumps(row), flush=True)
+            rows += new
     return rows
 
 
