@@ -95,7 +95,7 @@ def check_variant(name: str, attn: str, device: str, dtype: torch.dtype) -> dict
     inputs = _inputs(ours, device)
     real = inputs["attention_mask"].bool()
     out_ours, out_native = ours(**inputs), native(**inputs)
-    logits_ours, logits_native = out_ours.logits.float(), out_native.logits.float()
+    logits_ours, logits_native = out_ours.logits.detach().float(), out_native.logits.detach().float()
     if not ours.config.is_encoder_decoder:
         logits_ours, logits_native = logits_ours[real], logits_native[real]
     result = {"variant": name, "attn": attn,
