@@ -100,7 +100,7 @@ def check_variant(name: str, attn: str, device: str, dtype: torch.dtype) -> dict
         logits_ours, logits_native = logits_ours[real], logits_native[real]
     result = {"variant": name, "attn": attn,
               "max_abs_logits": float((logits_ours - logits_native).abs().max()),
-              "loss_ours": float(out_ours.loss), "loss_native": float(out_native.loss)}
+              "loss_ours": out_ours.loss.item(), "loss_native": out_native.loss.item()}
     out_ours.loss.backward()
     out_native.loss.backward()
     grads_ours = torch.cat([p.grad.float().flatten() for p in ours.parameters() if p.grad is not None])
