@@ -40,7 +40,7 @@ def _pretrain(args) -> int:
     metrics = pretrain(args.variant, args.output, size=args.size, data=args.data, steps=args.steps,
                        tokenizer=args.tokenizer, batch_size=args.batch_size, learning_rate=args.learning_rate,
                        resume=args.resume, overwrite=args.overwrite, seed=args.seed, max_examples=args.max_examples,
-                       teacher=args.teacher)
+                       teacher=args.teacher, peak_tflops=args.peak_tflops)
     print(json.dumps(metrics, indent=2, default=float))
     return 0
 
@@ -50,7 +50,7 @@ def _finetune(args) -> int:
 
     metrics = finetune(args.model_dir, args.task, args.output, data=args.data, steps=args.steps,
                        batch_size=args.batch_size, learning_rate=args.learning_rate, max_length=args.max_length,
-                       resume=args.resume, overwrite=args.overwrite, seed=args.seed)
+                       resume=args.resume, overwrite=args.overwrite, seed=args.seed, peak_tflops=args.peak_tflops)
     print(json.dumps(metrics, indent=2, default=float))
     return 0
 
@@ -63,6 +63,8 @@ def _add_run_options(parser: argparse.ArgumentParser, learning_rate: float) -> N
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
+    parser.add_argument("--peak-tflops", type=float,
+                        help="accelerator peak TFLOP/s: adds model FLOPs utilisation (MFU) to metrics.json")
 
 
 def _bench(args) -> int:
@@ -117,6 +119,33 @@ def _add_version(parser: argparse.ArgumentParser) -> None:
                         f"{transformers.__version__}, torch {version('torch')}")
 
 
+def _flops(args) -> int:
+    from hf_variants.accounting import account, load_config, model_for_config
+
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE (VALUE as JSON, e.g. num_experts=8)")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    config = load_config(args.config, overrides)
+    model = model_for_config(config, args.head)
+    report = account(model, args.seq_len, args.target_len, args.dense_attention)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    print(f"{config.model_type}: {report.params:,} parameters ({report.active_params:,} active per token), "
+          f"sequence length {report.seq_len}" + (f", decoder length {report.target_len}" if report.target_len else ""))
+    print(report.table())
+    trainer_estimate = 6 * model.num_parameters(exclude_embeddings=True)
+    print(f"training FLOPs per token: {report.training_flops / report.tokens:,.0f} (transformers Trainer's "
+          f"6 x non-embedding parameters estimate: {trainer_estimate:,})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hfv", description="hf_variants: transformer variants on one core")
     _add_version(parser)
@@ -153,6 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_bench)
     _add_export(commands)
     _add_push(commands)
+    flops = commands.add_parser("flops", help="parameters and FLOPs per token by architecture element")
+    flops.add_argument("config", help="a variant name (paper defaults), a config.json, or a checkpoint folder")
+    flops.add_argument("--seq-len", type=int, default=2048, help="tokens per sequence (encoder input)")
+    flops.add_argument("--target-len", type=int, help="encoder-decoders: decoder tokens (default: --seq-len)")
+    flops.add_argument("--head", help="model head, e.g. ForCausalLM (default: the variant's pretraining LM head)")
+    flops.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a config field")
+    flops.add_argument("--dense-attention", action="store_true",
+                       help="count every (query, key) pair, as a dense kernel computes (no causal/window saving)")
+    flops.add_argument("--json", action="store_true", help="print the accounting as JSON")
+    flops.set_defaults(func=_flops)
     return parser
 
 

@@ -123,8 +123,13 @@ class Embeddings(nn.Module):
 
     @staticmethod
     def _check_ids(name: str, ids: torch.Tensor, size: int) -> None:
-        """Out-of-range ids would otherwise fail as an opaque index error (or silently on some devices)."""
+        """Out-of-range ids would otherwise fail as an opaque index error (or silently on some devices).
+        On CUDA the check is a device-side assertion: reading min/max back would stall the host every forward
+        (every generated token); the assertion names the range but not the offending values."""
         if ids.numel() and not torch.compiler.is_compiling():
+            if ids.device.type == "cuda":
+                torch._assert_async(((ids >= 0) & (ids < size)).all(), f"{name} must be in [0, {size - 1}]")
+                return
             low, high = int(ids.min()), int(ids.max())
             if low < 0 or high >= size:
                 hint = " (sequence longer than max_position_embeddings?)" if name == "position ids" else ""

@@ -48,7 +48,9 @@ def load_balancing_loss(
     counts = probs_sum = rows = 0.0
     for layer in router_logits:
         probs = layer.reshape(-1, num_experts).float().softmax(dim=-1)
-        assigned = nn.functional.one_hot(probs.topk(top_k, dim=-1).indices, num_experts).sum(dim=1).float()
+        # top-k indices are distinct per row: scattering ones = summing their one-hots, without one_hot's range
+        # check (two host synchronisations per call: every generated token on GPU)
+        assigned = torch.zeros_like(probs).scatter_(1, probs.topk(top_k, dim=-1).indices, 1.0)
         mask = _token_mask(attention_mask, layer)
         if mask is not None:
             assigned, probs = assigned * mask[:, None], probs * mask[:, None]
@@ -63,7 +65,7 @@ def switch_load_balancing_loss(router_logits: tuple[torch.Tensor, ...], num_expe
     capacity dropping), averaged over sequences: num_experts**2 * mean_{sequence, e}(fraction_e * probability_e)."""
     logits = torch.cat([layer.reshape(layer.shape[0], -1, num_experts) for layer in router_logits], dim=1).float()
     probs = logits.softmax(dim=-1)
-    fraction = nn.functional.one_hot(logits.argmax(dim=-1), num_experts).float().mean(dim=-2)
+    fraction = torch.zeros_like(probs).scatter_(-1, logits.argmax(dim=-1, keepdim=True), 1.0).mean(dim=-2)
     return num_experts**2 * torch.mean(fraction * probs.mean(dim=-2))
 
 
@@ -203,7 +205,9 @@ class Experts(nn.Module):
         if expert_index.numel() == 0:
             return output
         sorted_experts, order = expert_index.sort(stable=True)
-        counts = torch.bincount(sorted_experts, minlength=self.num_experts)
+        # Not torch.bincount: it reads the largest index back to the host (a synchronisation on GPU, per layer).
+        counts = torch.zeros(self.num_experts, dtype=torch.long, device=sorted_experts.device)
+        counts.index_add_(0, sorted_experts, torch.ones_like(sorted_experts))
         offsets = counts.cumsum(0).to(torch.int32)
         tokens = token_index[order]
         hidden = _grouped_linear(hidden_states[tokens], self.first_proj, offsets, counts, self.first_bias,
@@ -254,7 +258,9 @@ class SparseMoE(nn.Module):
             keep = torch.ones_like(expert, dtype=torch.bool)
             if capacity is not None:
                 # position of each token in its expert's queue within the sequence, in sequence order
-                queue = nn.functional.one_hot(expert, self.num_experts).cumsum(dim=1).gather(-1, expert[..., None])
+                chosen = torch.zeros(*expert.shape, self.num_experts, dtype=torch.long, device=expert.device)
+                chosen.scatter_(-1, expert[..., None], 1)  # one-hot without one_hot's host-synchronising check
+                queue = chosen.cumsum(dim=1).gather(-1, expert[..., None])
                 keep = queue.squeeze(-1) <= capacity
             tokens = keep.reshape(-1).nonzero().squeeze(-1)
             return tokens, expert.reshape(-1)[tokens], weight.reshape(-1)[tokens]

@@ -104,6 +104,8 @@ def apply_rotary(
     rot = cos.shape[-1]
 
     def rotate(x):
+        if rot == x.shape[-1]:  # full rotary (LLaMA, Mistral): no slicing and re-concatenation copies
+            return (x * cos) + (_rotate_half(x) * sin)
         x_rot, x_pass = x[..., :rot], x[..., rot:]
         return torch.cat(((x_rot * cos) + (_rotate_half(x_rot) * sin), x_pass), dim=-1)
 

@@ -67,3 +67,10 @@ class HfvPreTrainedModel(PreTrainedModel):
             init.copy_(module.table, sinusoidal_table(module.num_positions, module.dim))
         elif isinstance(module, AlibiBias):
             init.copy_(module.slopes, alibi_slopes(module.num_heads))
+
+    def floating_point_ops(self, input_dict: dict, exclude_embeddings: bool = True) -> int:
+        """Forward + backward FLOPs of this batch by element (hf_variants.accounting): attention scores at the
+        batch's length, active experts only. Replaces transformers' 6 x parameters x tokens estimate."""
+        from ..accounting import training_flops  # the accounting walks the families' modules
+
+        return training_flops(self, input_dict)

@@ -397,6 +397,8 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
         **kwargs,
     ) -> Seq2SeqLMOutputWithAux:
         loss_kwargs = pop_loss_kwargs(kwargs)
+        if labels is not None and use_cache is None:
+            use_cache = False  # training: no KV cache to fill (copies of every key/value; native BART does the same)
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
         outputs = self.model(

@@ -107,7 +107,7 @@ def _causal_lm(model_dir, tokenizer, dataset, max_length):
 
 def finetune(model_dir: str, task: str, output: str, data: str | None = None, steps: int = 200,
              batch_size: int = 16, learning_rate: float = 1e-4, max_length: int = 128, resume: bool = False,
-             overwrite: bool = False, seed: int = 0, quiet: bool = False) -> dict:
+             overwrite: bool = False, seed: int = 0, quiet: bool = False, peak_tflops: float | None = None) -> dict:
     """Fine-tune `model_dir` on `task`; saves model, tokenizer, metrics.json, loss_curve.png, README.md."""
     if task not in TASKS:
         raise ValueError(f"task={task!r} is not supported; allowed: {', '.join(TASKS)}")
@@ -129,9 +129,9 @@ def finetune(model_dir: str, task: str, output: str, data: str | None = None, st
             model_dir, tokenizer, dataset, max_length)
     else:
         return _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_size, learning_rate,
-                           max_length, resume, seed, variant, data, quiet)
+                           max_length, resume, seed, variant, data, quiet, peak_tflops=peak_tflops)
     settings = RunSettings(output=output_dir, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-                           seed=seed, resume=resume, quiet=quiet)
+                           seed=seed, resume=resume, quiet=quiet, peak_tflops=peak_tflops)
     trainer, history = train(model, settings, train_set, validation, collator, tokenizer, compute_metrics=metric)
     metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in trainer.evaluate().items()}
     if test is not None:
@@ -145,12 +145,13 @@ def finetune(model_dir: str, task: str, output: str, data: str | None = None, st
     tokenizer.save_pretrained(str(output_dir))
     finish(output_dir, history, metrics, variant=variant, task=task, data=data,
            command=command_line("finetune", model_dir, task=task, data=data, steps=steps, batch_size=batch_size,
-                                learning_rate=learning_rate, max_length=max_length, seed=seed, output=output))
+                                learning_rate=learning_rate, max_length=max_length, seed=seed, peak_tflops=peak_tflops,
+                                output=output))
     return metrics
 
 
 def _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_size, learning_rate, max_length,
-                resume, seed, variant, data, quiet):
+                resume, seed, variant, data, quiet, peak_tflops=None):
     """token-classification and seq2seq: column conventions documented in the module docstring."""
     train_set, validation, _ = _splits(dataset)
     if task == "token-classification":
@@ -180,14 +181,15 @@ def _other_task(task, model_dir, tokenizer, dataset, output_dir, steps, batch_si
         collator = DataCollatorForSeq2Seq(tokenizer, model=model)
     train_set, validation = (s.map(encode, batched=True, remove_columns=s.column_names) for s in (train_set, validation))
     settings = RunSettings(output=output_dir, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-                           seed=seed, resume=resume, quiet=quiet)
+                           seed=seed, resume=resume, quiet=quiet, peak_tflops=peak_tflops)
     trainer, history = train(model, settings, train_set, validation, collator, tokenizer)
     metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in trainer.evaluate().items()}
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
     finish(output_dir, history, metrics, variant=variant, task=task, data=data,
            command=command_line("finetune", model_dir, task=task, data=data, steps=steps, batch_size=batch_size,
-                                learning_rate=learning_rate, max_length=max_length, seed=seed, output=str(output_dir)))
+                                learning_rate=learning_rate, max_length=max_length, seed=seed, peak_tflops=peak_tflops,
+                                output=str(output_dir)))
     return metrics
 
 

@@ -128,7 +128,8 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
              tokenizer: str | None = None, batch_size: int = 16, learning_rate: float = 1e-3,
              resume: bool = False, overwrite: bool = False, seed: int = 0, quiet: bool = False,
              max_examples: int | None = None,
-             max_validation: int = 400, attn_implementation: str = "sdpa", teacher: str | None = None) -> dict:
+             max_validation: int = 400, attn_implementation: str = "sdpa", teacher: str | None = None,
+             peak_tflops: float | None = None) -> dict:
     """Pretrain `variant` on `data`; saves model, tokenizer, metrics.json, loss_curve.png and README.md."""
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r} is unknown; allowed: {', '.join(VARIANTS)}")
@@ -164,7 +165,7 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
     print(f"pretraining hfv_{variant} ({size}, {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"objective {VARIANTS[variant].objective}) for {steps} steps on {len(train_set):,} examples")
     settings = RunSettings(output=output_dir, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-                           seed=seed, resume=resume, quiet=quiet)
+                           seed=seed, resume=resume, quiet=quiet, peak_tflops=peak_tflops)
     extra = {}
     if teacher:  # DistilBERT's recipe: student = every other teacher layer, soft targets + MLM + cosine
         teacher_model = AutoModelForMaskedLM.from_pretrained(teacher).eval()
@@ -182,7 +183,7 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
            data=data, command=command_line("pretrain", variant, size=size, data=data, steps=steps,
                                             tokenizer=tokenizer, batch_size=batch_size, learning_rate=learning_rate,
                                             seed=seed, max_examples=max_examples, teacher=teacher,
-                                            output=output))
+                                            peak_tflops=peak_tflops, output=output))
     return metrics
 
 

@@ -11,6 +11,7 @@ from transformers import PrinterCallback, Trainer, TrainingArguments
 from ..checkpoints import check_resume_tensors, newest_complete_checkpoint
 from ..families.base import HfvPreTrainedModel
 from .reporting import LossHistory, plot_loss, write_metrics, write_model_card
+from .throughput import install_throughput
 
 # Batch keys that are model inputs; every other key of a collated batch is a target (labels, next_sentence_label,
 # start_positions, ...).
@@ -49,6 +50,8 @@ class RunSettings:
     label_names: list[str] | None = None
     # Progress bars by default; quiet runs (make demo) print their own one-line summaries instead.
     quiet: bool = False
+    # Accelerator peak TFLOP/s for the MFU in metrics.json (None: the known peak of the CUDA device, if any).
+    peak_tflops: float | None = None
 
     def arguments(self, has_eval: bool) -> TrainingArguments:
         eval_steps = self.eval_steps or max(1, self.steps // 4)
@@ -92,6 +95,7 @@ def train(model, settings: RunSettings, train_dataset, eval_dataset=None, data_c
         eval_dataset=eval_dataset, data_collator=data_collator, processing_class=processing_class,
         callbacks=[history], **trainer_kwargs,
     )
+    history.throughput = install_throughput(trainer, settings.peak_tflops)
     if settings.quiet:
         trainer.remove_callback(PrinterCallback)  # no per-step log dicts; the caller prints a summary
     checkpoint = last_checkpoint(settings.output, report=True) if settings.resume else None
@@ -106,7 +110,11 @@ def train(model, settings: RunSettings, train_dataset, eval_dataset=None, data_c
 def finish(output: Path, history: LossHistory, metrics: dict, *, variant: str, task: str, data: str,
            command: str) -> None:
     """Write metrics.json, loss_curve.png and README.md next to the saved model. `command` is the equivalent
-    `hfv` command line, so the card says how to reproduce the run however it was started."""
+    `hfv` command line, so the card says how to reproduce the run however it was started. The training throughput
+    (tokens/s, model TFLOP/s, MFU) joins `metrics`."""
+    throughput = getattr(history, "throughput", None)
+    if throughput is not None:
+        metrics.update(throughput.metrics())
     write_metrics(output, metrics)
     plot_loss(output, history, f"hfv_{variant} {task}")
     write_model_card(output, variant=variant, task=task, data=data, metrics=metrics, command=command)

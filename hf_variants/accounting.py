@@ -1,0 +1,301 @@
+"""Parameter and FLOP accounting per architecture element (what `hfv flops` prints and Trainer's `total_flos` uses).
+
+Parameters are counted exactly from the model's own modules (tied and cross-layer-shared weights once); a
+mixture of experts' *active* parameters per token count `num_experts_per_tok` of its experts. FLOPs are the
+matrix-multiply FLOPs (2 per multiply-add) of one forward pass — elementwise work (norms, activations, softmax)
+is left out, as `torch.utils.flop_counter` and MFU conventions do — element by element:
+
+- embeddings: the factorized projection (ALBERT/ELECTRA); table look-ups cost none
+- attention projections: q, k, v, o (cross-attention keys/values run over the encoder tokens)
+- attention scores: q·kᵀ and weights·v over the (query, key) pairs the mask allows: all pairs for bidirectional
+  and cross-attention, the lower triangle for causal, a band of `sliding_window` keys for sliding-window
+  attention. `dense_attention=True` counts every pair instead, as a dense kernel (eager, CPU sdpa) computes them.
+- feed-forward (MLP, GLU), router and experts (each token through its `num_experts_per_tok` experts; experts
+  with a capacity limit drop tokens, so theirs is an upper bound)
+- heads: LM/MLM heads on every token (the decoder's tokens for encoder-decoders), poolers/classifiers per sequence
+
+Backward costs twice the forward (a gradient for each matmul operand), so a training step is 3x the forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .core.attention import Attention
+from .core.heads import Pooler, SequenceClassificationHead
+from .core.moe import SparseMoE
+from .core.stack import TransformerStack
+
+ELEMENTS = ("embeddings", "attention projections", "attention scores", "feed-forward", "router", "experts",
+            "norms", "positions", "heads")
+# Head modules that see one vector per sequence rather than every token.
+_PER_SEQUENCE = (Pooler, SequenceClassificationHead)
+_PER_SEQUENCE_NAMES = ("seq_relationship",)
+# Forward + backward: each matmul's backward computes the gradients of both of its operands.
+TRAINING_MULTIPLIER = 3
+
+
+@dataclass
+class Element:
+    params: int = 0
+    active_params: int = 0
+    forward_flops: int = 0
+
+
+@dataclass
+class Accounting:
+    """Per-element parameters and forward FLOPs for one sequence of `seq_len` (+ `target_len` decoder) tokens."""
+
+    seq_len: int
+    target_len: int | None
+    dense_attention: bool
+    elements: dict[str, Element] = field(default_factory=lambda: {name: Element() for name in ELEMENTS})
+
+    @property
+    def tokens(self) -> int:
+        """Tokens per sequence: the input tokens plus, for encoder-decoders, the decoder tokens."""
+        return self.seq_len + (self.target_len or 0)
+
+    @property
+    def params(self) -> int:
+        return sum(e.params for e in self.elements.values())
+
+    @property
+    def active_params(self) -> int:
+        return sum(e.active_params for e in self.elements.values())
+
+    @property
+    def forward_flops(self) -> int:
+        return sum(e.forward_flops for e in self.elements.values())
+
+    @property
+    def training_flops(self) -> int:
+        """Forward + backward FLOPs of one sequence."""
+        return TRAINING_MULTIPLIER * self.forward_flops
+
+    def table(self) -> str:
+        """The per-element table `hfv flops` prints."""
+        rows = [("element", "params", "active params", "fwd FLOPs/token", "fwd+bwd FLOPs/token", "share")]
+        total = max(self.forward_flops, 1)
+        for name, e in self.elements.items():
+            if e.params or e.forward_flops:
+                per_token = e.forward_flops / self.tokens
+                rows.append((name, f"{e.params:,}", f"{e.active_params:,}", _si(per_token),
+                             _si(TRAINING_MULTIPLIER * per_token), f"{100 * e.forward_flops / total:.1f}%"))
+        per_token = self.forward_flops / self.tokens
+        rows.append(("total", f"{self.params:,}", f"{self.active_params:,}", _si(per_token),
+                     _si(TRAINING_MULTIPLIER * per_token), "100.0%"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.insert(-1, "-" * len(lines[0]))
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {"seq_len": self.seq_len, "target_len": self.target_len, "tokens": self.tokens,
+                "dense_attention": self.dense_attention, "params": self.params, "active_params": self.active_params,
+                "forward_flops": self.forward_flops, "training_flops": self.training_flops,
+                "elements": {k: vars(v) for k, v in self.elements.items()}}
+
+
+def _si(value: float) -> str:
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f}{unit}"
+    return f"{value:.0f}"
+
+
+# --- parameters ------------------------------------------------------------------------------------------------
+
+
+def _element_of(name: str) -> str:
+    """The element a parameter belongs to, from its (core-defined) name."""
+    parts = name.split(".")
+    if ".experts." in f".{name}":
+        return "experts"
+    if "mlp" in parts and "gate" in parts:
+        return "router"
+    if "self_attn" in parts or "cross_attn" in parts:
+        return "attention projections"
+    if "mlp" in parts:
+        return "feed-forward"
+    if "position_bias" in parts or "relative_attention_bias" in parts:
+        return "positions"
+    if any(p.endswith("norm") for p in parts[:-1]):
+        return "norms"
+    if "embeddings" in parts or "shared" in parts:
+        return "embeddings"
+    return "heads"
+
+
+def _count_params(model: nn.Module, report: Accounting) -> None:
+    experts = [m for m in model.modules() if isinstance(m, SparseMoE)]
+    active_fraction = experts[0].top_k / experts[0].num_experts if experts else 1.0
+    for name, param in model.named_parameters():  # duplicates (tied, shared) are yielded once
+        element = report.elements[_element_of(name)]
+        element.params += param.numel()
+        element.active_params += round(param.numel() * active_fraction) if "experts" in name.split(".") \
+            else param.numel()
+
+
+# --- FLOPs -----------------------------------------------------------------------------------------------------
+
+
+def _linear_flops(module: nn.Module) -> int:
+    """Matmul FLOPs per input vector of every nn.Linear inside `module`."""
+    return sum(2 * m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear))
+
+
+def attention_pairs(queries: int, keys: int, causal: bool, window: int | None) -> int:
+    """(query, key) pairs the mask allows: all, the causal triangle, or a causal band of `window` keys."""
+    if not causal:
+        return queries * keys
+    offset = keys - queries  # keys before the first query (a cache); 0 in training
+    if window is None:
+        return sum(offset + i + 1 for i in range(queries))
+    return sum(min(offset + i + 1, window) for i in range(queries))
+
+
+def _attention(attn: Attention, report: Accounting, queries: int, keys: int) -> None:
+    e = report.elements
+    per_query = _linear_flops(attn.q_proj) + _linear_flops(attn.o_proj)
+    per_key = _linear_flops(attn.k_proj) + _linear_flops(attn.v_proj)
+    e["attention projections"].forward_flops += queries * per_query + keys * per_key
+    causal = attn.is_causal and not report.dense_attention
+    pairs = attention_pairs(queries, keys, causal, attn.sliding_window if causal else None)
+    e["attention scores"].forward_flops += 4 * attn.num_heads * attn.head_dim * pairs
+
+
+def _channel_mixer(mixer: nn.Module, report: Accounting, tokens: int) -> None:
+    e = report.elements
+    if isinstance(mixer, SparseMoE):
+        e["router"].forward_flops += tokens * _linear_flops(mixer.gate)
+        experts = mixer.experts
+        per_expert = sum(2 * p[0].numel() for p in (experts.first_proj, experts.down_proj))
+        e["experts"].forward_flops += tokens * mixer.top_k * per_expert
+    else:
+        e["feed-forward"].forward_flops += tokens * _linear_flops(mixer)
+
+
+def _stack(stack: TransformerStack, report: Accounting, tokens: int, encoder_tokens: int | None) -> None:
+    for layer_idx in range(stack.num_layers):
+        block = stack.block_for_layer(layer_idx)
+        _attention(block.self_attn, report, tokens, tokens)
+        if block.cross_attn is not None:
+            _attention(block.cross_attn, report, tokens, encoder_tokens)
+        _channel_mixer(block.mlp, report, tokens)
+    embeddings = getattr(stack, "embeddings", None)
+    if embeddings is not None and embeddings.projection is not None:
+        report.elements["embeddings"].forward_flops += tokens * _linear_flops(embeddings.projection)
+
+
+def _stacks(base: nn.Module) -> list[tuple[TransformerStack, bool]]:
+    """(stack, is the decoder of an encoder-decoder) for each stack of a base model."""
+    if getattr(base.config, "is_encoder_decoder", False):
+        return [(base.encoder, False), (base.decoder, True)]
+    return [(base.decoder if hasattr(base, "decoder") else base.encoder, False)]
+
+
+def _count_flops(model: nn.Module, report: Accounting) -> None:
+    base = model.base_model
+    encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
+    source, target = report.seq_len, (report.target_len or report.seq_len)
+    for stack, is_decoder in _stacks(base):
+        _stack(stack, report, target if is_decoder else source, source if is_decoder else None)
+    embeddings = getattr(base, "embeddings", None)  # encoder/decoder families keep it next to the stack
+    if embeddings is not None and embeddings.projection is not None:
+        report.elements["embeddings"].forward_flops += source * _linear_flops(embeddings.projection)
+    head_tokens = target if encoder_decoder else source
+    pooler = getattr(base, "pooler", None)
+    if pooler is not None:
+        report.elements["heads"].forward_flops += _linear_flops(pooler)
+    if model is base:
+        return
+    for name, module in model.named_children():
+        if module is base or module is None:
+            continue
+        per_sequence = isinstance(module, _PER_SEQUENCE) or name in _PER_SEQUENCE_NAMES
+        report.elements["heads"].forward_flops += (1 if per_sequence else head_tokens) * _linear_flops(module)
+
+
+def account(model: nn.Module, seq_len: int, target_len: int | None = None,
+            dense_attention: bool = False) -> Accounting:
+    """Parameters and forward FLOPs by element of `model` for one sequence of `seq_len` tokens (encoder-decoders:
+    `target_len` decoder tokens, default `seq_len`). The model may live on the meta device."""
+    if seq_len <= 0 or (target_len is not None and target_len <= 0):
+        raise ValueError(f"seq_len={seq_len!r} and target_len={target_len!r} must be positive")
+    if not getattr(model.config, "is_encoder_decoder", False):
+        target_len = None
+    elif target_len is None:
+        target_len = seq_len
+    report = Accounting(seq_len, target_len, dense_attention)
+    _count_params(model, report)
+    _count_flops(model, report)
+    return report
+
+
+def training_flops(model: nn.Module, inputs: dict) -> int:
+    """Forward + backward FLOPs of a batch (Trainer's `floating_point_ops`): from the shapes of `input_ids` (or
+    `inputs_embeds`) and, for encoder-decoders, `decoder_input_ids` or `labels`."""
+    reference = inputs.get("input_ids", inputs.get("inputs_embeds"))
+    if reference is None:
+        return 0
+    batch, seq_len = reference.shape[:2]
+    target_len = None
+    if getattr(model.config, "is_encoder_decoder", False):
+        target = next((inputs[k] for k in ("decoder_input_ids", "labels", "decoder_inputs_embeds")
+                       if inputs.get(k) is not None), None)
+        target_len = target.shape[1] if target is not None else seq_len
+    cache = model.__dict__.setdefault("_hfv_flops_cache", {})
+    key = (int(seq_len), target_len)
+    if key not in cache:
+        cache[key] = account(model, int(seq_len), target_len).training_flops
+    return int(batch) * cache[key]
+
+
+def default_head(family: str) -> str:
+    return {"decoder": "ForCausalLM", "encoder": "ForMaskedLM", "encoder-decoder": "ForConditionalGeneration"}[family]
+
+
+def model_for_config(config, head: str | None = None) -> nn.Module:
+    """The variant's model (its pretraining LM head by default) for `config`, built on the meta device: no memory,
+    no initialisation; enough to count."""
+    import hf_variants
+
+    spec = next((s for s in hf_variants.VARIANTS.values() if s.model_type == config.model_type), None)
+    if spec is None:
+        raise ValueError(f"model_type={config.model_type!r} is not an hf_variants variant; "
+                         f"allowed: {', '.join(s.model_type for s in hf_variants.VARIANTS.values())}")
+    head = head or default_head(spec.family)
+    if head not in spec.classes:
+        raise ValueError(f"head={head!r} is not a head of {config.model_type}; allowed: {', '.join(spec.classes)}")
+    with torch.device("meta"):
+        return spec.classes[head](config)
+
+
+def load_config(source: str, overrides: dict | None = None):
+    """A config from a variant name (its paper defaults), a config.json file or a checkpoint folder."""
+    import json
+    from pathlib import Path
+
+    import hf_variants
+
+    overrides = overrides or {}
+    if source in hf_variants.VARIANTS:
+        return hf_variants.VARIANTS[source].config_class(**overrides)
+    path = Path(source)
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{source!r} is neither a variant name ({', '.join(hf_variants.VARIANTS)}), a config.json "
+                         "nor a folder holding one")
+    fields = {**json.loads(path.read_text()), **overrides}
+    model_type = fields.get("model_type")
+    spec = next((s for s in hf_variants.VARIANTS.values() if s.model_type == model_type), None)
+    if spec is None:
+        raise ValueError(f"{path}: model_type={model_type!r} is not an hf_variants variant")
+    return spec.config_class.from_dict(fields)

@@ -1,0 +1,97 @@
+"""hf_variants.accounting against torch's own FLOP counter on real forward + backward passes, and hand counts."""
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import hf_variants
+from hf_variants.accounting import account, attention_pairs, model_for_config
+from tests.variant_configs import TEST_VARIANTS, tiny_config
+
+BATCH, SEQ, TARGET = 2, 16, 8
+
+
+def _model(name: str, **overrides):
+    overrides.setdefault("attn_implementation", "eager")  # matmuls torch's counter sees (CPU sdpa is not counted)
+    if TEST_VARIANTS[name].get("num_experts"):
+        overrides.update(moe_implementation="eager", expert_capacity=None)  # no grouped_mm, no dropped tokens
+    config = tiny_config(name, **overrides)
+    spec = hf_variants.VARIANTS[name]
+    torch.manual_seed(0)
+    return model_for_config(config).__class__(config).eval(), spec
+
+
+@pytest.mark.parametrize("name", sorted(TEST_VARIANTS))
+def test_training_flops_match_torch_flop_counter(name):
+    model, spec = _model(name)
+    inputs = {"input_ids": torch.randint(3, 99, (BATCH, SEQ))}
+    if spec.family == "encoder-decoder":
+        inputs["decoder_input_ids"] = torch.randint(3, 99, (BATCH, TARGET))
+    with FlopCounterMode(display=False) as counter:
+        model(**inputs).logits.float().pow(2).mean().backward()
+    measured = counter.get_total_flops()
+    predicted = BATCH * account(model, SEQ, TARGET, dense_attention=True).training_flops
+    assert abs(predicted - measured) <= 0.05 * measured, (predicted, measured)
+    assert model.floating_point_ops(inputs) == BATCH * account(model, SEQ, TARGET).training_flops
+
+
+@pytest.mark.parametrize("name", sorted(TEST_VARIANTS))
+def test_parameter_counts_are_exact(name):
+    model, _ = _model(name)
+    report = account(model, SEQ)
+    assert report.params == sum(p.numel() for p in model.parameters())
+
+
+def test_moe_active_parameters_by_hand():
+    config = tiny_config("mixtral")  # hidden 32, 2 layers, 4 experts, top-2, SwiGLU experts of width 37
+    report = account(model_for_config(config), SEQ)
+    hidden, inner, layers, experts, top_k = 32, 37, 2, 4, 2
+    expert = 3 * hidden * inner  # gate, up, down (no biases)
+    assert report.elements["experts"].params == layers * experts * expert
+    assert report.params - report.active_params == layers * (experts - top_k) * expert
+    assert report.elements["router"].params == layers * hidden * experts
+    # Each token runs top_k experts: forward FLOPs 2 * top_k * expert parameters per layer.
+    assert report.elements["experts"].forward_flops == SEQ * layers * 2 * top_k * expert
+
+
+@pytest.mark.parametrize("name", ["gpt2", "mistral", "bert"])
+def test_attention_pairs_are_the_pairs_the_mask_allows(name):
+    """Causal, sliding-window (mistral: 4) and bidirectional: the attended (query, key) pairs, counted on the
+    attention weights the eager kernel really used."""
+    model, _ = _model(name)
+    out = model(input_ids=torch.randint(3, 99, (1, SEQ)), output_attentions=True)
+    allowed = int((out.attentions[0][0, 0] > 0).sum())
+    attn = model.base_model.decoder.layers[0].self_attn if name != "bert" else \
+        model.base_model.encoder.layers[0].self_attn
+    assert attention_pairs(SEQ, SEQ, attn.is_causal, attn.sliding_window) == allowed
+    scores = account(model, SEQ).elements["attention scores"].forward_flops
+    assert scores == 2 * 4 * attn.num_heads * attn.head_dim * allowed
+
+
+def test_meta_model_needs_no_memory_and_rejects_unknown_heads():
+    config = tiny_config("llama", hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                         num_attention_heads=32, num_key_value_heads=32, vocab_size=32000)
+    report = account(model_for_config(config), 2048)
+    assert 6.7e9 < report.params < 6.8e9  # LLaMA-7B's 6.74B
+    with pytest.raises(ValueError, match="head='ForSpeech'"):
+        model_for_config(config, head="ForSpeech")
+    with pytest.raises(ValueError, match="seq_len"):
+        account(model_for_config(tiny_config("llama")), 0)
+
+
+def test_hfv_flops_command(tmp_path, capsys):
+    from hf_variants.cli import main
+
+    assert main(["flops", "mixtral", "--seq-len", "64", "--set", "num_hidden_layers=2", "--set", "hidden_size=64",
+                 "--set", "intermediate_size=96", "--set", "num_attention_heads=4", "--set", "num_key_value_heads=2"]) == 0
+    out = capsys.readouterr().out
+    assert "experts" in out and "router" in out and "attention scores" in out
+    config = tiny_config("t5")
+    config.save_pretrained(tmp_path)
+    assert main(["flops", str(tmp_path), "--seq-len", "32", "--target-len", "8", "--json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert data["training_flops"] == account(model_for_config(config), 32, 8).training_flops
+    assert main(["flops", str(tmp_path / "missing")]) == 2
+    assert "neither a variant name" in capsys.readouterr().err

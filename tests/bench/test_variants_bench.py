@@ -1,0 +1,76 @@
+"""Smoke run of the side-by-side benchmark at the tiny size (the full run is `make bench`, not a test)."""
+
+import json
+
+import pytest
+import torch
+
+from hf_variants.bench import format_table, write_results
+from hf_variants.bench.variants import (
+    bench_variant,
+    build_pair,
+    make_batch,
+    run,
+    step_peak_memory_mib,
+    summary,
+    train_step_fn,
+)
+
+
+def test_tiny_bench_rows_and_results(tmp_path):
+    rows = bench_variant("llama", "tiny", memory=False, repeats=1)
+    cases = [r["case"] for r in rows]
+    assert any(c.startswith("train step fwd+bwd+AdamW") for c in cases)
+    assert sum("generate tokens/s" in c for c in cases) == 2
+    for row in rows:
+        assert row["ours"] > 0 and row["native"] > 0
+        assert row["ratio"] == pytest.approx(row["ours"] / row["native"], rel=0.01, abs=2e-3)
+    result = write_results(rows, tmp_path / "results.json")
+    assert json.loads((tmp_path / "results.json").read_text())["rows"] == rows == result["rows"]
+    assert "| llama | tiny |" in summary(rows)
+    assert "llama tiny train step" in format_table(rows)
+
+
+def test_pair_holds_the_same_weights_and_loss():
+    ours, native = build_pair("t5", "tiny")
+    batch = make_batch(ours, "tiny")
+    assert torch.equal(ours(**batch).loss, native(**batch).loss)
+
+
+def test_step_peak_memory_sees_a_large_allocation():
+    def step():
+        buffer = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+        buffer += 1
+
+    assert step_peak_memory_mib(step) > 48
+    ours, _ = build_pair("bert", "tiny")
+    step = train_step_fn(ours, make_batch(ours, "tiny"))
+    step()
+    assert step_peak_memory_mib(step) >= 0
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="device='tpu'"):
+        run(device="tpu")
+    with pytest.raises(ValueError, match="unknown variants"):
+        run(variants=("gpt3",))
+
+
+def test_chunked_loss_memory_bench_runs_in_process():
+    from hf_variants.bench.chunked_loss import measure
+
+    for path in ("plain", "chunked"):
+        assert measure(path, size="tiny", batch=2, seq_len=16, chunk_size=8, vocab_size=1000) >= 0
+
+
+def test_gpu_bench_script_correctness_case_on_cpu():
+    """scripts/gpu_bench.py's per-variant check, on CPU in fp32 (its GPU run does the same in bf16)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "gpu_bench.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.check_variant("llama", "sdpa", "cpu", torch.float32)
+    assert result["ok"] and result["max_abs_logits"] == 0.0 and result["generate_equal_tokens"] == 1.0

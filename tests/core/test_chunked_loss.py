@@ -1,0 +1,85 @@
+"""The chunked LM-head cross-entropy equals the plain logits path: loss and every gradient (fp32 <= 1e-6)."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+from transformers.loss.loss_utils import ForCausalLMLoss
+
+import hf_variants
+from hf_variants.core.chunked_loss import chunked_causal_lm_loss, chunked_cross_entropy
+from tests.variant_configs import tiny_config
+
+VOCAB, HIDDEN = 101, 16
+
+
+def _inputs(seed=0, bias=True):
+    generator = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(3, 37, HIDDEN, generator=generator).requires_grad_()
+    weight = torch.randn(VOCAB, HIDDEN, generator=generator).requires_grad_()
+    b = torch.randn(VOCAB, generator=generator).requires_grad_() if bias else None
+    labels = torch.randint(0, VOCAB, (3, 37), generator=generator)
+    labels[0, :5] = -100
+    labels[2, -9:] = -100
+    return hidden, weight, b, labels
+
+
+def _grads(loss, tensors):
+    return torch.autograd.grad(loss, [t for t in tensors if t is not None])
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 4096])
+def test_masked_lm_and_seq2seq_form_equals_plain_cross_entropy(chunk_size):
+    hidden, weight, bias, labels = _inputs()
+    plain = F.cross_entropy(F.linear(hidden, weight, bias).float().view(-1, VOCAB), labels.view(-1))
+    chunked = chunked_cross_entropy(hidden, weight, labels, bias, chunk_size=chunk_size)
+    torch.testing.assert_close(chunked, plain, atol=1e-6, rtol=0)
+    for g_chunked, g_plain in zip(_grads(chunked, (hidden, weight, bias)), _grads(plain, (hidden, weight, bias))):
+        torch.testing.assert_close(g_chunked, g_plain, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("num_items", [None, 50])
+def test_causal_form_equals_transformers_causal_lm_loss(num_items):
+    hidden, weight, _, labels = _inputs(seed=1, bias=False)
+    plain = ForCausalLMLoss(F.linear(hidden, weight), labels, VOCAB, num_items_in_batch=num_items)
+    chunked = chunked_causal_lm_loss(hidden, weight, labels, chunk_size=10, num_items_in_batch=num_items)
+    torch.testing.assert_close(chunked, plain, atol=1e-6, rtol=0)
+    for g_chunked, g_plain in zip(_grads(chunked * 3.0, (hidden, weight)), _grads(plain * 3.0, (hidden, weight))):
+        torch.testing.assert_close(g_chunked, g_plain, atol=1e-6, rtol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(chunked_causal_lm_loss(hidden, weight, labels, chunk_size=10,
+                                                          num_items_in_batch=num_items), plain, atol=1e-6, rtol=0)
+
+
+def test_llama_model_gradients_with_tied_head():
+    """On a real model: the head's loss from the final hidden states gives every parameter's gradient unchanged."""
+    config = tiny_config("llama", tie_word_embeddings=True)
+    model = hf_variants.VARIANTS["llama"].classes["ForCausalLM"](config)
+    ids = torch.randint(3, 99, (2, 20), generator=torch.Generator().manual_seed(0))
+    plain = model(input_ids=ids, labels=ids).loss
+    plain_grads = _grads(plain, list(model.parameters()))
+    hidden = model.model(input_ids=ids).last_hidden_state
+    chunked = chunked_causal_lm_loss(hidden, model.lm_head.weight, ids, chunk_size=16)
+    torch.testing.assert_close(chunked, plain, atol=1e-6, rtol=0)
+    for g_chunked, g_plain in zip(_grads(chunked, list(model.parameters())), plain_grads):
+        torch.testing.assert_close(g_chunked, g_plain, atol=1e-6, rtol=0)
+
+
+def test_bfloat16_tracks_plain_path():
+    hidden, weight, bias, labels = _inputs(seed=2)
+    hidden, weight = hidden.detach().bfloat16().requires_grad_(), weight.detach().bfloat16().requires_grad_()
+    plain = F.cross_entropy(F.linear(hidden, weight).float().view(-1, VOCAB), labels.view(-1))
+    chunked = chunked_cross_entropy(hidden, weight, labels, chunk_size=16)
+    torch.testing.assert_close(chunked, plain, atol=1e-5, rtol=0)
+    for g_chunked, g_plain in zip(_grads(chunked, (hidden, weight)), _grads(plain, (hidden, weight))):
+        assert g_chunked.dtype == torch.bfloat16
+        torch.testing.assert_close(g_chunked.float(), g_plain.float(), atol=2e-2, rtol=2e-2)
+
+
+def test_bad_arguments():
+    hidden, weight, _, labels = _inputs()
+    with pytest.raises(ValueError, match="chunk_size=0"):
+        chunked_cross_entropy(hidden, weight, labels, chunk_size=0)
+    with pytest.raises(ValueError, match="reduction='none'"):
+        chunked_cross_entropy(hidden, weight, labels, reduction="none")
+    with pytest.raises(ValueError, match="must agree"):
+        chunked_cross_entropy(hidden, weight, labels[:, :-1])
