@@ -24,6 +24,7 @@ EXTRA = {
     "byt5": {"head_dim": 16, "num_decoder_layers": 1},
     "bart": {"max_position_embeddings": 66},
     "switch": {"head_dim": 16, "num_experts": 4, "expert_capacity": 4},
+    "gpt": {"intermediate_size": 256},  # native GPT-1's MLP is 4 x hidden
 }
 NATIVE_VARIANTS = [name for name, spec in hf_variants.VARIANTS.items() if spec.native is not None]
 

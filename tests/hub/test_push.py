@@ -37,7 +37,8 @@ def test_dry_run_lists_the_complete_repository(plain_checkpoint, capsys):
     lines = capsys.readouterr().out.splitlines()
     listed = {line.split()[1]: line for line in lines[:-1]}
     expected = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.json",
-                "merges.txt", "metrics.json", "README.md", "generation_config.json", *remote_code_files("gpt2")}
+                "merges.txt", "metrics.json", "README.md", "generation_config.json", "chat_template.jinja",
+                *remote_code_files("gpt2")}
     assert set(listed) == expected
     size = int(listed["model.safetensors"].split()[0].replace(",", ""))
     assert size == (plain_checkpoint / "model.safetensors").stat().st_size

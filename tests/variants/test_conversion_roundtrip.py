@@ -42,7 +42,8 @@ def _assert_same_model(a, b) -> None:
 def test_defaults_round_trip_through_native(name, head):
     spec = hf_variants.VARIANTS[name]
     torch.manual_seed(0)
-    ours = spec.classes[head](spec.config_class(**SIZES))
+    sizes = {**SIZES, "intermediate_size": 4 * SIZES["hidden_size"]} if name == "gpt" else SIZES  # GPT-1: 4x MLP
+    ours = spec.classes[head](spec.config_class(**sizes))
     native = to_native(ours)
     back = from_native(native, variant=name)
     _assert_same_model(back, ours)
