@@ -7,6 +7,7 @@ and imported on first use, so `import hf_variants` stays light.
 
 import importlib
 
+from .accounting import install_flop_counter
 from .hub.remote_code import install_save_hooks
 from .integrations.peft import register_peft_defaults
 from .integrations.serve import expose_model_classes
@@ -17,9 +18,11 @@ register_all()
 register_peft_defaults()
 expose_model_classes()
 install_save_hooks()
+install_flop_counter()
 
 __version__ = "0.1.0"
-_SUBMODULES = ("convert", "tokenization", "objectives", "data", "training", "bench", "hub", "core", "families", "variants")
+_SUBMODULES = ("convert", "tokenization", "objectives", "data", "training", "bench", "hub", "accounting", "core",
+               "families", "variants")
 __all__ = ["VARIANTS", "__version__", *_SUBMODULES]
 
 

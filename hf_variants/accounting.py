@@ -299,3 +299,11 @@ def load_config(source: str, overrides: dict | None = None):
     if spec is None:
         raise ValueError(f"{path}: model_type={model_type!r} is not an hf_variants variant")
     return spec.config_class.from_dict(fields)
+
+
+def install_flop_counter() -> None:
+    """Make every hf_variants model's `floating_point_ops` (what Trainer's `total_flos` sums) use `training_flops`
+    (done on `import hf_variants`; the remote-code copy of the models keeps transformers' estimate)."""
+    from .families.base import HfvPreTrainedModel
+
+    HfvPreTrainedModel.flop_counter = staticmethod(training_flops)

@@ -12,29 +12,10 @@ from typing import Any
 
 from safetensors import safe_open
 
-# Weight files transformers writes or reads; one save's set replaces the previous save's.
-WEIGHT_PATTERNS = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors",
-                   "pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin")
+from .families.weight_files import WEIGHT_PATTERNS, remove_stale_weights, weight_files  # noqa: F401 (re-exported)
+
 # Trainer state that a resumed run needs to continue exactly where it stopped.
 RESUME_STATE = ("optimizer.pt", "scheduler.pt", "rng_state.pth")
-
-
-def weight_files(folder: str | Path) -> dict[Path, tuple[int, int, int]]:
-    """The weight files in `folder`, with what identifies their content version (inode, mtime, size)."""
-    folder = Path(folder)
-    files = {path for pattern in WEIGHT_PATTERNS for path in folder.glob(pattern)}
-    return {path: (stat.st_ino, stat.st_mtime_ns, stat.st_size) for path in files for stat in [path.stat()]}
-
-
-def remove_stale_weights(folder: str | Path, before: dict[Path, tuple[int, int, int]]) -> list[Path]:
-    """Delete the weight files of an earlier save (`before`, from `weight_files`) that the new save did not rewrite:
-    a stale single-file model.safetensors would otherwise be loaded instead of new shards (or an old index and
-    shards next to a new single file)."""
-    after = weight_files(folder)
-    stale = [path for path, version in before.items() if after.get(path) == version]
-    for path in stale:
-        path.unlink()
-    return stale
 
 
 def damaged_tensor(folder: str | Path) -> str | None:

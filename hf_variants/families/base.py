@@ -7,12 +7,12 @@ import os
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
-from ..checkpoints import remove_stale_weights, weight_files
 from ..core.compat import CACHE_KWARGS, check_forward_kwargs
 from ..core.config import HfvConfig
 from ..core.init import init_module
 from ..core.inputs import checking_inputs
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
+from .weight_files import remove_stale_weights, weight_files
 
 
 class HfvPreTrainedModel(PreTrainedModel):
@@ -32,6 +32,8 @@ class HfvPreTrainedModel(PreTrainedModel):
     # Set on `import hf_variants` (hf_variants.hub): writes the flat remote code next to a saved checkpoint. The
     # exported copy of this file keeps None: transformers saves classes loaded as remote code by itself.
     remote_code_writer = None
+    # Set on `import hf_variants` to hf_variants.accounting.training_flops (a tool module, kept out of remote code).
+    flop_counter = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -69,8 +71,10 @@ class HfvPreTrainedModel(PreTrainedModel):
             init.copy_(module.slopes, alibi_slopes(module.num_heads))
 
     def floating_point_ops(self, input_dict: dict, exclude_embeddings: bool = True) -> int:
-        """Forward + backward FLOPs of this batch by element (hf_variants.accounting): attention scores at the
-        batch's length, active experts only. Replaces transformers' 6 x parameters x tokens estimate."""
-        from ..accounting import training_flops  # the accounting walks the families' modules
-
-        return training_flops(self, input_dict)
+        """Forward + backward FLOPs of this batch by element (hf_variants.accounting, installed as `flop_counter` on
+        `import hf_variants`): attention scores at the batch's length, active experts only. Without it (remote code
+        loaded without the package) transformers' 6 x parameters x tokens estimate."""
+        counter = HfvPreTrainedModel.flop_counter
+        if counter is None:
+            return super().floating_point_ops(input_dict, exclude_embeddings)
+        return counter(self, input_dict)
