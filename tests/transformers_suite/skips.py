@@ -14,18 +14,11 @@ SLIDING_WINDOW_FIELD = (
     "(sliding_window=None here) and bidirectional attention rightly refuses a window. eager == sdpa is checked "
     "by tests/test_common.py::test_attention_backends_agree")
 
-ROPE_PENDING = (
-    "KNOWN DEFECT, issue 11 item 2 (not this change): config.head_dim is None unless set and every config carries "
-    "rope_parameters, so transformers' RoPE scaling helpers crash (dynamic/yarn) or scale a model without RoPE")
-ROPE_TESTS = ["test_model_rope_scaling_from_config_0_linear", "test_model_rope_scaling_from_config_1_dynamic",
-              "test_model_rope_scaling_from_config_2_yarn", "test_model_rope_scaling_frequencies"]
-
 GENERATION_MIXIN = (
     "GenerationTesterMixin is not in the sdist (tests/generation is not shipped); what it checks is in "
     "tests/test_generation.py")
 
 SKIPS: dict[str, dict[str, str]] = {
-    "*": dict.fromkeys(ROPE_TESTS, ROPE_PENDING),
     "encoder": dict.fromkeys(_SDPA, SLIDING_WINDOW_FIELD),
     "encoder-decoder": {**dict.fromkeys(_SDPA, SLIDING_WINDOW_FIELD),
                         "test_generation_tester_mixin_inheritance": GENERATION_MIXIN},
