@@ -180,7 +180,7 @@ def check_config(variant: str, overrides: dict, seed: int = 0) -> str:
             model.save_pretrained(folder)
             loaded = cls.from_pretrained(folder).eval()
         ours, theirs = model.config.to_dict(), loaded.config.to_dict()
-        for key in ("_name_or_path", "transformers_version", "architectures", "dtype"):
+        for key in ("_name_or_path", "transformers_version", "architectures", "dtype", "auto_map"):  # auto_map: remote code
             ours.pop(key, None), theirs.pop(key, None)
         assert ours == theirs, f"config differs after reload: {set(ours.items()) ^ set(theirs.items())}"
         state, reloaded = model.state_dict(), loaded.state_dict()

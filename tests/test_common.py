@@ -284,5 +284,7 @@ def test_bfloat16_forward_equals_native_bfloat16(name):
     assert rounding > 0
     # Switch: router and expert choices are bit-equal to native in bf16 (tests/moe/test_switch_router_precision.py),
     # but the full model still differs by about one bf16 rounding (not yet traced: the expert combination order).
-    tolerance = rounding if name == "switch" else 0.1 * rounding
+    # GPT-1: native divides the scores by sqrt(head_dim) where the attention interface multiplies by its inverse,
+    # one bf16 rounding apart (fp32: 0.0 at head_dim 16, tests/decoder/test_gpt_parity.py).
+    tolerance = rounding if name in ("switch", "gpt") else 0.1 * rounding
     assert compare_real(name, ours16.float(), native16.float(), mask) <= tolerance

@@ -26,6 +26,7 @@ NATIVE_TOKENIZERS = {
     "roberta": "RobertaTokenizer", "bart": "BartTokenizer", "gpt2": "GPT2Tokenizer",
     "albert": "AlbertTokenizer", "t5": "T5Tokenizer", "switch": "T5Tokenizer",
     "llama": "LlamaTokenizer", "mistral": "LlamaTokenizer", "mixtral": "LlamaTokenizer", "byt5": "ByT5Tokenizer",
+    "gpt": "OpenAIGPTTokenizer",
 }
 PROBES = ["The quick brown fox, don't stop!", "Héllo wörld — café naïve", "日本語 中文 한국어 😀 🎉",
           "  spaces\tand\ttabs\n", "Rare: ǅ ﬁ ⅷ ＡＢＣ ① ℃", ""]
@@ -93,7 +94,9 @@ def save_native_tokenizer(ours: Any, variant: str, destination: str | Path) -> s
     that `AutoTokenizer` reloads it with identical behaviour, and return the class name written."""
     destination = Path(destination)
     tried = []
-    candidates = [(NATIVE_TOKENIZERS[variant], lambda: _native_class_candidate(ours, NATIVE_TOKENIZERS[variant]))]
+    candidates = []
+    if variant in NATIVE_TOKENIZERS:
+        candidates.append((NATIVE_TOKENIZERS[variant], lambda: _native_class_candidate(ours, NATIVE_TOKENIZERS[variant])))
     candidates.append(("TokenizersBackend", lambda: _backend_candidate(ours)))
     for class_name, build in candidates:
         files = build().save_pretrained(destination)

@@ -76,5 +76,11 @@ class HfvPreTrainedModel(PreTrainedModel):
         loaded without the package) transformers' 6 x parameters x tokens estimate."""
         counter = HfvPreTrainedModel.flop_counter
         if counter is None:
-            return super().floating_point_ops(input_dict, exclude_embeddings)
+            return self.estimated_flops(input_dict, exclude_embeddings)
         return counter(self, input_dict)
+
+    def estimated_flops(self, input_dict: dict, exclude_embeddings: bool = True) -> int:
+        """The classic 6 x parameters x tokens estimate (what Trainer assumes for any model)."""
+        reference = input_dict.get("input_ids", input_dict.get("inputs_embeds"))
+        tokens = reference.shape[0] * reference.shape[1] if reference is not None else 0
+        return 6 * tokens * self.num_parameters(exclude_embeddings=exclude_embeddings)

@@ -35,7 +35,7 @@ from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
 from .losses import count_items, items_share, pop_loss_kwargs
-from .plans import DECODER_FSDP_PLAN, DECODER_TP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN
+from .plans import DECODER_FSDP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN, decoder_tp_plan
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 
@@ -44,7 +44,11 @@ class DecoderConfig(HfvConfig):
     valid here; `sliding_window` limits how far back each token attends (and what the cache keeps)."""
 
     model_type = "hfv_decoder"
-    base_model_tp_plan = DECODER_TP_PLAN
+    @property
+    def base_model_tp_plan(self) -> dict[str, str]:
+        """transformers' tensor-parallel plan of the base model, for this config's layers (families/plans.py)."""
+        return decoder_tp_plan(self)
+
     base_model_fsdp_plan = DECODER_FSDP_PLAN
     norm_position: str = "pre"
     type_vocab_size: int = 0

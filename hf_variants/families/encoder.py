@@ -31,7 +31,7 @@ from ..core.heads import (
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .losses import binary_token_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
-from .plans import ENCODER_FSDP_PLAN, ENCODER_TP_PLAN
+from .plans import ENCODER_FSDP_PLAN, encoder_tp_plan
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
 PRETRAINING_HEADS = ("mlm", "mlm+nsp", "mlm+sop", "rtd")
@@ -42,7 +42,11 @@ class EncoderConfig(HfvConfig):
     "mlm" (RoBERTa, DistilBERT), "mlm+nsp" (BERT), "mlm+sop" (ALBERT), "rtd" (ELECTRA's discriminator)."""
 
     model_type = "hfv_encoder"
-    base_model_tp_plan = ENCODER_TP_PLAN
+    @property
+    def base_model_tp_plan(self) -> dict[str, str]:
+        """transformers' tensor-parallel plan of the base model, for this config's layers (families/plans.py)."""
+        return encoder_tp_plan(self)
+
     base_model_fsdp_plan = ENCODER_FSDP_PLAN
     pretraining_heads: str = "mlm+nsp"
     # Whether the bare `...Model` (AutoModel) carries the tanh pooler; None = when classifier_pooling="pooler".

@@ -37,7 +37,7 @@ from ..core.moe import moe_losses, weighted_moe_loss
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .losses import count_items, items_share, pop_loss_kwargs, unshifted_token_loss
-from .plans import ENCODER_DECODER_FSDP_PLAN, ENCODER_DECODER_TP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN
+from .plans import ENCODER_DECODER_FSDP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN, encoder_decoder_tp_plan
 
 
 class EncoderDecoderConfig(HfvConfig):
@@ -48,7 +48,11 @@ class EncoderDecoderConfig(HfvConfig):
     """
 
     model_type = "hfv_encoder_decoder"
-    base_model_tp_plan = ENCODER_DECODER_TP_PLAN
+    @property
+    def base_model_tp_plan(self) -> dict[str, str]:
+        """transformers' tensor-parallel plan of the base model, for this config's layers (families/plans.py)."""
+        return encoder_decoder_tp_plan(self)
+
     base_model_fsdp_plan = ENCODER_DECODER_FSDP_PLAN
     is_encoder_decoder: bool = True
     # None = same depth as the encoder.

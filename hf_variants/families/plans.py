@@ -11,21 +11,45 @@ Not declared, on purpose:
   takes (hidden_states, token_index, expert_index, weights), so the experts stay replicated under TP;
 - pipeline parallel (`base_model_pp_plan`): transformers splits `base_model.layers` / `embed_tokens` / `norm` by
   those names, and our stacks nest them (`decoder.layers`, `decoder.final_norm`).
-A rule that names a module a variant lacks (e.g. `mlp.gate_proj` without a gated MLP) is skipped by transformers.
+Tensor-parallel plans depend on the config (gated MLP or not, experts), so the family configs compute them.
 """
 
 from __future__ import annotations
 
 
-def layer_tp_plan(layers: str, cross_attention: bool = False) -> dict[str, str]:
-    """Column/row splits of the attention and dense MLP projections of every block under `layers`."""
+def _attention_plan(layers: str, cross_attention: bool) -> dict[str, str]:
     plan = {}
     for attention in ("self_attn", "cross_attn") if cross_attention else ("self_attn",):
         plan |= {f"{layers}.*.{attention}.{name}": "colwise" for name in ("q_proj", "k_proj", "v_proj")}
         plan[f"{layers}.*.{attention}.o_proj"] = "rowwise"
-    plan |= {f"{layers}.*.mlp.gate_proj": "colwise", f"{layers}.*.mlp.up_proj": "colwise",
-             f"{layers}.*.mlp.down_proj": "rowwise"}
     return plan
+
+
+def _mlp_plan(layers: str, config, num_layers: int) -> dict[str, str]:
+    """Dense MLP splits, only for projections the config's layers have (transformers' plan check requires every
+    rule to name a real module): none when every layer is a mixture of experts, gate_proj only for a gated MLP."""
+    if all(config.is_moe_layer(i) for i in range(num_layers)):
+        return {}
+    plan = {f"{layers}.*.mlp.up_proj": "colwise", f"{layers}.*.mlp.down_proj": "rowwise"}
+    if config.ffn_type == "glu":
+        plan[f"{layers}.*.mlp.gate_proj"] = "colwise"
+    return plan
+
+
+def encoder_tp_plan(config) -> dict[str, str]:
+    return {**_attention_plan("encoder.layers", False), **_mlp_plan("encoder.layers", config, config.num_hidden_layers)}
+
+
+def decoder_tp_plan(config) -> dict[str, str]:
+    """The token table is split by vocabulary rows, as transformers does for native `embed_tokens`: the LM head
+    (tied to it) is split by the same rows."""
+    return {"embeddings.word_embeddings": "embedding_rowwise", **_attention_plan("decoder.layers", False),
+            **_mlp_plan("decoder.layers", config, config.num_hidden_layers)}
+
+
+def encoder_decoder_tp_plan(config) -> dict[str, str]:
+    return {"shared": "embedding_rowwise", **encoder_tp_plan(config),
+            **_attention_plan("decoder.layers", True), **_mlp_plan("decoder.layers", config, config.num_decoder_layers)}
 
 
 def layer_fsdp_plan(layers: str) -> dict[str, str]:
@@ -33,12 +57,9 @@ def layer_fsdp_plan(layers: str) -> dict[str, str]:
     return {f"{layers}.*": "free_full_weight"}
 
 
-DECODER_TP_PLAN = layer_tp_plan("decoder.layers")
 DECODER_FSDP_PLAN = {"embeddings": "free_full_weight", **layer_fsdp_plan("decoder.layers"),
                      "decoder.final_norm": "keep_full_weight"}
-ENCODER_TP_PLAN = layer_tp_plan("encoder.layers")
 ENCODER_FSDP_PLAN = {"embeddings": "free_full_weight", **layer_fsdp_plan("encoder.layers")}
-ENCODER_DECODER_TP_PLAN = {**layer_tp_plan("encoder.layers"), **layer_tp_plan("decoder.layers", cross_attention=True)}
 ENCODER_DECODER_FSDP_PLAN = {"shared": "free_full_weight", **layer_fsdp_plan("encoder.layers"),
                              **layer_fsdp_plan("decoder.layers"), "encoder.final_norm": "keep_full_weight",
                              "decoder.final_norm": "keep_full_weight"}

@@ -272,6 +272,11 @@ class RNNPreTrainedModel(HfvPreTrainedModel):
     # The attention-backend flags stay inherited so that any `attn_implementation` loads (Trainer workflows pass
     # "sdpa"); it has no effect here: RNNAttention computes its scores itself.
 
+    def floating_point_ops(self, input_dict: dict, exclude_embeddings: bool = True) -> int:
+        """hf_variants.accounting counts transformer stacks; recurrent layers keep transformers' 6 x parameters x
+        tokens estimate."""
+        return self.estimated_flops(input_dict, exclude_embeddings)
+
     def _init_weights(self, module: nn.Module) -> None:
         """Luong et al.: every weight uniform in [-initializer_range, initializer_range]; biases zero."""
         if isinstance(module, (nn.Linear, nn.Embedding, nn.GRU, nn.LSTM)):

@@ -92,7 +92,7 @@ NATIVE = NativeMapping(
         ffn_type="mlp", sliding_window=None, attention_bias=True, mlp_bias=True,
         num_key_value_heads=lambda c: c.num_attention_heads,
         resolved_head_dim=lambda c: c.hidden_size // c.num_attention_heads,
-        intermediate_size=lambda c: 4 * c.hidden_size,
+        intermediate_size=lambda c: 4 * c.hidden_size, embedding_padding_idx=False,
         hidden_act=lambda c: c.hidden_act if c.hidden_act in _NATIVE_ACTIVATIONS else "gelu_new",
     ),
     # One dropout rate serves embeddings and sublayer outputs here; native GPT-1 has two.

@@ -30,6 +30,7 @@ def test_metrics_report_tokens_flops_and_mfu(tmp_path):
     per_sequence = account(model, SEQ).training_flops
     assert trainer.state.total_flos == STEPS * BATCH * per_sequence  # not 6 x parameters x tokens
     metrics = {}
+    model.save_pretrained(tmp_path)  # the model card reads the saved config and weights, as after a real run
     finish(tmp_path, history, metrics, variant="llama", task="causal-lm", data="random", command="hfv test")
     assert metrics["train_tokens"] == STEPS * BATCH * SEQ
     assert metrics["train_model_flops"] == STEPS * BATCH * per_sequence

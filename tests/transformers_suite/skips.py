@@ -23,6 +23,10 @@ SKIPS: dict[str, dict[str, str]] = {
     "encoder-decoder": {**dict.fromkeys(_SDPA, SLIDING_WINDOW_FIELD),
                         "test_generation_tester_mixin_inheritance": GENERATION_MIXIN},
     "decoder": {"test_generation_tester_mixin_inheritance": GENERATION_MIXIN},
+    "gpt2": {"test_model_forward_default_config_values": (
+        "deliberate difference (issue 14): special token ids must lie inside the vocabulary; with its token fields "
+        "removed the config falls back to GPT-2's default bos/eos id 50256, outside the tester's 99-token "
+        "vocabulary, and is refused naming bos_token_id (native accepts it and would fail only on such an id)")},
     "switch": {"test_attention_outputs": (
         "documented difference: our Switch always returns encoder/decoder router logits (its auxiliary losses are "
         "always computed, issue 11 item 1); native returns them only with output_router_logits=True, and the "

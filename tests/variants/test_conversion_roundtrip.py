@@ -8,6 +8,7 @@ import transformers
 
 import hf_variants
 from hf_variants.convert import from_native, to_native
+from hf_variants.core.config import DERIVED_FIELDS
 
 SIZES = dict(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=8, intermediate_size=64)
 NATIVE_VARIANTS = [name for name, spec in hf_variants.VARIANTS.items() if spec.native is not None]
@@ -24,8 +25,9 @@ def _cases():
 
 def _config_dict(config) -> dict:
     values = {k: v for k, v in config.to_dict().items() if k not in IGNORED}
-    if values.get("head_dim", 0) is None:  # None means the derived size; natives store it resolved
-        values["head_dim"] = config.hidden_size // config.num_attention_heads
+    for name in DERIVED_FIELDS:  # to_dict writes a derived size as None; a native config states it: same model
+        if name in values:
+            values[name] = getattr(config, name)
     return values
 
 
@@ -42,7 +44,11 @@ def _assert_same_model(a, b) -> None:
 def test_defaults_round_trip_through_native(name, head):
     spec = hf_variants.VARIANTS[name]
     torch.manual_seed(0)
-    sizes = {**SIZES, "intermediate_size": 4 * SIZES["hidden_size"]} if name == "gpt" else SIZES  # GPT-1: 4x MLP
+    sizes = dict(SIZES)
+    if name == "gpt":
+        sizes["intermediate_size"] = 4 * SIZES["hidden_size"]  # GPT-1's MLP is 4 x hidden
+    if name == "gpt2":
+        sizes.update(bos_token_id=1, eos_token_id=2)  # the default 50256 lies outside this vocabulary
     ours = spec.classes[head](spec.config_class(**sizes))
     native = to_native(ours)
     back = from_native(native, variant=name)

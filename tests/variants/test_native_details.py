@@ -26,7 +26,8 @@ def test_padding_rows_where_native_has_them(name):
 def test_gpt2_adds_token_type_embeddings_from_the_word_table_as_native():
     torch.manual_seed(0)
     native = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=99, n_embd=32, n_layer=2, n_head=4,
-                                                                  n_positions=64)).eval()
+                                                                  n_positions=64, bos_token_id=1,
+                                                                  eos_token_id=2)).eval()
     ours = from_native(native).eval()
     ids = torch.randint(0, 99, (2, 9), generator=torch.Generator().manual_seed(0))
     for token_types in (torch.zeros_like(ids), torch.randint(0, 3, ids.shape, generator=torch.Generator())):
