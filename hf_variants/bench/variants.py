@@ -51,6 +51,9 @@ SIZES = {
 }
 # Per variant and size: field overrides (encoder-decoders use 4 + 4 layers at "small"; SwiGLU width ~2/3).
 OVERRIDES = {
+    # GPT-2's default bos/eos id 50256 lies outside these vocabularies (refused by the config): use id 0.
+    ("gpt2", "small"): dict(bos_token_id=0, eos_token_id=0),
+    ("gpt2", "tiny"): dict(bos_token_id=0, eos_token_id=0),
     ("llama", "small"): dict(intermediate_size=1408, num_key_value_heads=4),
     ("llama", "tiny"): dict(num_key_value_heads=2),
     ("mixtral", "small"): dict(intermediate_size=704, num_hidden_layers=4, num_key_value_heads=4, num_experts=4),
