@@ -114,7 +114,7 @@ class DecoderModel(DecoderPreTrainedModel):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         cache = resolve_cache(cache, past_key_values)
         use_cache = self.config.use_cache if use_cache is None else use_cache
-        if self.is_activation_checkpointing and self.training:
+        if self.training and self.is_activation_checkpointing:  # the property walks every module: eval first
             use_cache = False  # recomputed layers must not append to the cache twice
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
