@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-import transformers
 
 import hf_variants
 from hf_variants.convert import to_native
+from tests.variant_configs import native_head_cases
 
 SIZES = dict(vocab_size=256, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
              max_position_embeddings=64)
@@ -26,16 +26,8 @@ EXTRA = {
     "switch": {"head_dim": 16, "num_experts": 4, "expert_capacity": 4},
     "gpt": {"intermediate_size": 256},  # native GPT-1's MLP is 4 x hidden
 }
-NATIVE_VARIANTS = [name for name, spec in hf_variants.VARIANTS.items() if spec.native is not None]
 
 
-def _cases():
-    for name in NATIVE_VARIANTS:
-        spec = hf_variants.VARIANTS[name]
-        for head in spec.classes:
-            native_name = spec.native.class_prefix + spec.native.heads.get(head, head)
-            if getattr(transformers, native_name, None) is not None:
-                yield name, head
 
 
 def _close(name: str, ours: torch.Tensor, native: torch.Tensor) -> None:
@@ -50,7 +42,7 @@ def _close(name: str, ours: torch.Tensor, native: torch.Tensor) -> None:
         f"{name}: mean {ours.mean():.4g} vs native {native.mean():.4g}")
 
 
-@pytest.mark.parametrize("name,head", list(_cases()))
+@pytest.mark.parametrize("name,head", native_head_cases())
 def test_fresh_parameters_are_distributed_as_native(name, head):
     spec = hf_variants.VARIANTS[name]
     torch.manual_seed(0)

@@ -5,11 +5,10 @@ test of dropout placement (docs/training_fidelity.md, "Initialisation and dropou
 
 import pytest
 import torch
-import transformers
 
 import hf_variants
 from hf_variants.convert import to_native
-from tests.variant_configs import tiny_config
+from tests.variant_configs import native_head_cases, tiny_config
 
 DROPOUT = dict(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
 OVERRIDES = {
@@ -22,16 +21,9 @@ OVERRIDES = {
 }
 # Native routers report their logits (and add the balancing losses to the loss) only when asked.
 NATIVE_KWARGS = {"mixtral": {"output_router_logits": True}, "switch": {"output_router_logits": True}}
-NATIVE_VARIANTS = [name for name, spec in hf_variants.VARIANTS.items() if spec.native is not None]
 BATCH, SEQ = 2, 7
 
 
-def _cases():
-    for name in NATIVE_VARIANTS:
-        spec = hf_variants.VARIANTS[name]
-        for head in spec.classes:
-            if getattr(transformers, spec.native.class_prefix + spec.native.heads.get(head, head), None) is not None:
-                yield name, head
 
 
 def _inputs(config, family: str, head: str) -> dict:
@@ -89,7 +81,7 @@ def _grads(model) -> dict[str, torch.Tensor]:
             for key, param in model.named_parameters(remove_duplicate=False)}
 
 
-@pytest.mark.parametrize("name,head", list(_cases()))
+@pytest.mark.parametrize("name,head", native_head_cases())
 def test_training_step_equals_native(name, head):
     spec = hf_variants.VARIANTS[name]
     overrides = {**DROPOUT, **OVERRIDES.get(name, {})}

@@ -32,3 +32,19 @@ def tiny_config(name: str, **overrides):
 
     spec = hf_variants.VARIANTS[name]
     return spec.config_class(**{**TINY, **TEST_VARIANTS[name], **overrides})
+
+
+def native_head_cases() -> list[tuple[str, str]]:
+    """(variant, head) for every head of every variant whose native transformers counterpart has that head."""
+    import transformers
+
+    import hf_variants
+
+    cases = []
+    for name, spec in hf_variants.VARIANTS.items():
+        if spec.native is None:
+            continue
+        for head in spec.classes:
+            if getattr(transformers, spec.native.class_prefix + spec.native.heads.get(head, head), None) is not None:
+                cases.append((name, head))
+    return cases

@@ -9,18 +9,12 @@ import transformers
 import hf_variants
 from hf_variants.convert import from_native, to_native
 from hf_variants.core.config import DERIVED_FIELDS
+from tests.variant_configs import native_head_cases
 
 SIZES = dict(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=8, intermediate_size=64)
-NATIVE_VARIANTS = [name for name, spec in hf_variants.VARIANTS.items() if spec.native is not None]
 IGNORED = {"transformers_version", "_name_or_path", "architectures"}
 
 
-def _cases():
-    for name in NATIVE_VARIANTS:
-        spec = hf_variants.VARIANTS[name]
-        for head in spec.classes:
-            if getattr(transformers, spec.native.class_prefix + spec.native.heads.get(head, head), None) is not None:
-                yield name, head
 
 
 def _config_dict(config) -> dict:
@@ -40,7 +34,7 @@ def _assert_same_model(a, b) -> None:
         assert torch.equal(state_a[key], state_b[key]), key
 
 
-@pytest.mark.parametrize("name,head", list(_cases()))
+@pytest.mark.parametrize("name,head", native_head_cases())
 def test_defaults_round_trip_through_native(name, head):
     spec = hf_variants.VARIANTS[name]
     torch.manual_seed(0)
