@@ -15,7 +15,20 @@ PAIR = ("How are you?", "Fine, thanks — and you?")
 
 
 def run_job(job: dict) -> dict:
-    """Tokenize and run the checkpoint `job["path"]` with `job["auto_class"]`; tensors keyed by what they are."""
+    """Tokenize and run the checkpoint `job["path"]` with `job["auto_class"]`; tensors keyed by what they are.
+    One CPU thread on both sides: the parallel matmul split depends on the threads a process gets, and a different
+    split changes float sums in the last bit (seen: ALBERT logits, ~1 run in 4), which is not what this compares."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_job(job)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_job(job: dict) -> dict:
     import torch
     import transformers
 
