@@ -10,10 +10,12 @@ from pathlib import Path
 
 def _list(args) -> int:
     import hf_variants
+    from hf_variants.tokenization import TOKENIZER_KINDS
 
     rows = [("name", "family", "model_type", "native", "tokenizer", "objective")]
     for name, spec in hf_variants.VARIANTS.items():
-        rows.append((name, spec.family, spec.model_type, spec.native_model_type or "-", spec.tokenizer, spec.objective))
+        rows.append((name, spec.family, spec.model_type, spec.native_model_type or "-", TOKENIZER_KINDS[name],
+                     spec.objective))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

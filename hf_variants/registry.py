@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import transformers
 from transformers import AutoConfig, AutoTokenizer
+from transformers.models.auto import tokenization_auto
 
 from .variants import VARIANTS
 
 _registered = False
-
-
-def _tokenizer_classes() -> dict[str, type]:
-    try:
-        from .tokenization import TOKENIZER_CLASSES
-    except ImportError:  # tokenizers not built yet: models still register
-        return {}
-    return TOKENIZER_CLASSES
 
 
 def register_all() -> None:
@@ -23,11 +16,12 @@ def register_all() -> None:
     global _registered
     if _registered:
         return
-    tokenizers = _tokenizer_classes()
-    for name, spec in VARIANTS.items():
+    for spec in VARIANTS.values():
         AutoConfig.register(spec.model_type, spec.config_class, exist_ok=True)
         for head, cls in spec.classes.items():
             getattr(transformers, spec.auto_classes[head]).register(spec.config_class, cls, exist_ok=True)
-        if name in tokenizers:
-            AutoTokenizer.register(spec.config_class, tokenizer_class=tokenizers[name], exist_ok=True)
+        AutoTokenizer.register(spec.config_class, tokenizer_class=spec.tokenizer, exist_ok=True)
+        # Lets `AutoTokenizer.from_pretrained(dir)` resolve `tokenizer_class` from tokenizer_config.json even for a
+        # folder without a model config.
+        tokenization_auto.REGISTERED_TOKENIZER_CLASSES.setdefault(spec.tokenizer.__name__, spec.tokenizer)
     _registered = True

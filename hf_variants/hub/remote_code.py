@@ -170,6 +170,32 @@ def _modeling_module(spec) -> tuple[str, set[str]]:
     return text + "\n\n\n" + "\n\n\n".join(classes) + "\n", modules
 
 
+def _is_generated(cls: type) -> bool:
+    """Whether `cls` was created by `declare_variant` in a variant module (it has no source to copy)."""
+    return cls.__module__.startswith(f"{PACKAGE}.variants.")
+
+
+def _tokenization_module(spec) -> tuple[str, set[str]]:
+    """The class statement of a tokenizer class `declare_variant` derived for the variant, and its base's module."""
+    cls = spec.tokenizer
+    extra = set(vars(cls)) - {"__module__", "__doc__", "__qualname__", "__firstlineno__", "__static_attributes__"}
+    if extra or len(cls.__bases__) != 1:
+        raise ValueError(f"{cls.__name__} has attributes {sorted(extra)} or bases {cls.__bases__} the remote-code "
+                         "exporter does not write; extend hf_variants.hub.remote_code with them")
+    base = cls.__bases__[0]
+    lines, modules = _import_lines({base.__name__: base})
+    text = (f'"""The tokenizer class of {spec.name}."""\n\n' + "\n".join(lines)
+            + f"\n\n\nclass {cls.__name__}({base.__name__}):\n    {_docstring(cls.__doc__)}\n")
+    return text, modules
+
+
+def _tokenizer_file(spec) -> str:
+    """The flat module (file name without `.py`) that defines the variant's tokenizer class."""
+    if _is_generated(spec.tokenizer):
+        return f"tokenization_{spec.model_type}"
+    return flat_name(spec.tokenizer.__module__)
+
+
 def _docstring(text: str | None) -> str:
     return '"""' + (text or "").replace("\\", "\\\\").replace('"""', '\\"\\"\\"') + '"""'
 
@@ -186,7 +212,6 @@ def remote_code_files(variant: str) -> dict[str, str]:
 @functools.lru_cache(maxsize=None)
 def _generate(variant: str) -> tuple[tuple[str, str], ...]:
     """Generated once per process (every save_pretrained asks): the package source does not change under it."""
-    from ..tokenization import TOKENIZER_CLASSES
     from ..variants import VARIANTS
 
     spec = VARIANTS[variant]
@@ -194,7 +219,13 @@ def _generate(variant: str) -> tuple[tuple[str, str], ...]:
     modeling, modeling_needs = _modeling_module(spec)
     files = {f"configuration_{spec.model_type}.py": _header(f"{PACKAGE}.variants.{variant}") + configuration,
              f"modeling_{spec.model_type}.py": _header(f"{PACKAGE}.variants.{variant}") + modeling}
-    pending |= modeling_needs | {TOKENIZER_CLASSES[variant].__module__}
+    pending |= modeling_needs
+    if _is_generated(spec.tokenizer):
+        tokenization, tokenization_needs = _tokenization_module(spec)
+        files[f"{_tokenizer_file(spec)}.py"] = _header(f"{PACKAGE}.variants.{variant}") + tokenization
+        pending |= tokenization_needs
+    else:
+        pending.add(spec.tokenizer.__module__)
     done: set[str] = set()
     while pending:
         module = pending.pop()
@@ -206,15 +237,13 @@ def _generate(variant: str) -> tuple[tuple[str, str], ...]:
 
 def auto_map(variant: str) -> tuple[dict[str, str], dict[str, list[str | None]]]:
     """The `auto_map` entries of config.json and tokenizer_config.json for `variant`'s flat remote code."""
-    from ..tokenization import TOKENIZER_CLASSES
     from ..variants import VARIANTS
 
     spec = VARIANTS[variant]
     model_map = {"AutoConfig": f"configuration_{spec.model_type}.{spec.config_class.__name__}"}
     for head, cls in spec.classes.items():
         model_map[spec.auto_classes[head]] = f"modeling_{spec.model_type}.{cls.__name__}"
-    tokenizer = TOKENIZER_CLASSES[variant]
-    return model_map, {"AutoTokenizer": [None, f"{flat_name(tokenizer.__module__)}.{tokenizer.__name__}"]}
+    return model_map, {"AutoTokenizer": [None, f"{_tokenizer_file(spec)}.{spec.tokenizer.__name__}"]}
 
 
 def variant_of_directory(directory: str | Path) -> str:

@@ -1,9 +1,8 @@
 """Tokenizers for every variant: classes, training (`train_tokenizer`) and loading existing vocabularies
-(`tokenizer_from_files`). Imports nothing from the model side of hf_variants."""
+(`tokenizer_from_files`). The classes import nothing from the model side of hf_variants (variant files import
+them); which variant uses which class is read from the variant declarations (`variants.py`)."""
 
 from __future__ import annotations
-
-from transformers.models.auto import tokenization_auto as _auto
 
 from .classes import (
     HfvAlbertTokenizer,
@@ -27,11 +26,6 @@ from .classes import (
 from .files import tokenizer_from_files
 from .training import train_tokenizer
 from .variants import TOKENIZER_CLASSES, TOKENIZER_KINDS, tokenizer_class
-
-# Let `AutoTokenizer.from_pretrained(dir)` resolve `tokenizer_class` from tokenizer_config.json even for a folder
-# without a model config (the registry's AutoTokenizer.register also does this, per config class).
-for _cls in TOKENIZER_CLASSES.values():
-    _auto.REGISTERED_TOKENIZER_CLASSES.setdefault(_cls.__name__, _cls)
 
 __all__ = [
     "TOKENIZER_CLASSES",

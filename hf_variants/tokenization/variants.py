@@ -1,27 +1,14 @@
-"""Which tokenizer each variant uses (SPEC §3): the class and the algorithm kind."""
+"""Which tokenizer each variant uses (SPEC §3): the class its declaration names, and the algorithm kind.
+
+Read from `hf_variants.variants.VARIANTS` on use (variant files import the tokenizer classes, so this table cannot
+be built while they are being imported); nothing here lists variants by hand.
+"""
 
 from __future__ import annotations
 
-from . import classes as c
+from collections.abc import Iterator, Mapping
 
-TOKENIZER_CLASSES: dict[str, type[c.HfvTokenizerBase]] = {
-    "transformer": c.HfvTransformerTokenizer,
-    "bert": c.HfvBertTokenizer,
-    "distilbert": c.HfvDistilBertTokenizer,
-    "albert": c.HfvAlbertTokenizer,
-    "roberta": c.HfvRobertaTokenizer,
-    "electra": c.HfvElectraTokenizer,
-    "gpt": c.HfvGPTTokenizer,
-    "gpt2": c.HfvGPT2Tokenizer,
-    "llama": c.HfvLlamaTokenizer,
-    "mistral": c.HfvMistralTokenizer,
-    "mixtral": c.HfvMixtralTokenizer,
-    "t5": c.HfvT5Tokenizer,
-    "byt5": c.HfvByT5Tokenizer,
-    "bart": c.HfvBartTokenizer,
-    "switch": c.HfvSwitchTokenizer,
-    "rnn": c.HfvRNNTokenizer,
-}
+from . import classes as c
 
 _KIND_OF_BASE = {
     c.HfvWordPieceTokenizer: "wordpiece",
@@ -33,10 +20,40 @@ _KIND_OF_BASE = {
     c.HfvByT5Tokenizer: "bytes",
 }
 
-TOKENIZER_KINDS: dict[str, str] = {
-    name: next(kind for base, kind in _KIND_OF_BASE.items() if issubclass(cls, base))
-    for name, cls in TOKENIZER_CLASSES.items()
-}
+
+def _variants() -> dict:
+    from ..variants import VARIANTS
+
+    return VARIANTS
+
+
+def tokenizer_kind(cls: type) -> str:
+    """The training algorithm of a tokenizer class ("wordpiece", "bpe", ...), from the recipe it derives from."""
+    kind = next((kind for base, kind in _KIND_OF_BASE.items() if issubclass(cls, base)), None)
+    if kind is None:
+        raise ValueError(f"{cls.__name__} derives from none of the tokenizer recipes "
+                         f"{', '.join(base.__name__ for base in _KIND_OF_BASE)}")
+    return kind
+
+
+class _ByVariant(Mapping):
+    """variant name -> value for every declared variant, computed from `VARIANTS` when read."""
+
+    def __init__(self, value) -> None:
+        self._value = value
+
+    def __getitem__(self, name: str):
+        return self._value(_variants()[name].tokenizer)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_variants())
+
+    def __len__(self) -> int:
+        return len(_variants())
+
+
+TOKENIZER_CLASSES: Mapping[str, type[c.HfvTokenizerBase]] = _ByVariant(lambda cls: cls)
+TOKENIZER_KINDS: Mapping[str, str] = _ByVariant(tokenizer_kind)
 
 
 def tokenizer_class(name: str) -> type[c.HfvTokenizerBase]:

@@ -1,6 +1,7 @@
 """`hfv pretrain`: train a tokenizer (unless given) and pretrain a variant with its own objective.
 
-Each variant's `objective` (see `hfv list`) picks the data preparation, collator and model head below.
+Each variant's declared `objective` (see `hfv list`) is the key of a recipe in `hf_variants.objectives.recipes`,
+which picks the model head, the data preparation and the collator.
 """
 
 from __future__ import annotations
@@ -8,18 +9,11 @@ from __future__ import annotations
 import math
 
 import torch
-from datasets import Dataset
-from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForMaskedLM,
-    AutoModelForPreTraining,
-    AutoModelForSeq2SeqLM,
-    AutoTokenizer,
-    default_data_collator,
-)
+from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from .. import data as datasets_module
 from .. import objectives
+from ..objectives.recipes import pretraining_recipe
 from ..tokenization import train_tokenizer
 from ..variants import VARIANTS
 from .runner import RunSettings, command_line, finish, last_checkpoint, prepare_output, train
@@ -55,7 +49,10 @@ def _model_config(name: str, size: str, tokenizer) -> tuple:
         if value is not None or (isinstance(default, int) and default >= len(tokenizer)):
             preset[f"{token}_token_id"] = value  # the tokenizer's id; a default outside its vocabulary means none
     if getattr(defaults, "is_encoder_decoder", False):
-        start = tokenizer.pad_token_id if name != "bart" else tokenizer.eos_token_id
+        # A variant whose decoder starts from its end-of-sequence token (BART) keeps doing so with the trained
+        # tokenizer's ids; the others start from padding.
+        eos_start = defaults.decoder_start_token_id == defaults.eos_token_id
+        start = tokenizer.eos_token_id if eos_start else tokenizer.pad_token_id
         preset["decoder_start_token_id"] = start
         if hasattr(defaults, "num_decoder_layers") and size != "base":
             preset["num_decoder_layers"] = preset["num_hidden_layers"]
@@ -72,56 +69,6 @@ def _texts(dataset) -> tuple[list[str], list[str]]:
         cut = max(1, len(train_texts) // 20)
         return train_texts[cut:], train_texts[:cut]
     return train_texts, [t for t in validation["text"] if t and t.strip()]
-
-
-def _documents(texts: list[str], per_document: int = 20) -> list[str]:
-    """Consecutive speeches grouped into documents, so sentence-pair tasks have neighbours to pick from (and at
-    least two documents, which NSP needs for its random second segments)."""
-    per_document = max(1, min(per_document, len(texts) // 2))
-    return [" ".join(texts[i:i + per_document]) for i in range(0, len(texts), per_document)]
-
-
-def _prepare(name, config, tokenizer, train_texts, validation_texts, max_length):
-    """(model, train dataset, validation dataset, collator) for the variant's objective."""
-    objective = VARIANTS[name].objective
-
-    def tokenized(texts, **kwargs):
-        encoded = tokenizer(texts, truncation=True, max_length=max_length, return_special_tokens_mask=True, **kwargs)
-        return Dataset.from_dict(dict(encoded))
-
-    if objective in ("mlm", "dynamic-mlm", "distillation+mlm"):
-        model = AutoModelForMaskedLM.from_config(config)
-        return (model, tokenized(train_texts), tokenized(validation_texts),
-                objectives.mlm_collator(tokenizer, whole_word_mask=False))
-    if objective in ("mlm+nsp", "mlm+sop"):
-        task = objective.split("+")[1]
-        pairs = [Dataset.from_list(objectives.make_sentence_pairs(_documents(t), tokenizer, task=task,
-                                                                  max_length=max_length))
-                 for t in (train_texts, validation_texts)]
-        return AutoModelForPreTraining.from_config(config), *pairs, objectives.sentence_pair_collator(tokenizer)
-    if objective == "replaced-token-detection":
-        model = objectives.ElectraPreTrainingModel.from_config(config)
-        return model, tokenized(train_texts), tokenized(validation_texts), objectives.electra_collator(tokenizer)
-    if objective == "causal-lm":
-        model = AutoModelForCausalLM.from_config(config)
-        blocks = [Dataset.from_list(objectives.pack_sequences(
-            tokenizer(t, add_special_tokens=False)["input_ids"], block_size=max_length,
-            eos_token_id=tokenizer.eos_token_id)) for t in (train_texts, validation_texts)]
-        return model, *blocks, default_data_collator
-    if objective == "span-corruption":
-        raw_length, _ = objectives.compute_input_and_target_lengths(max_length)
-        blocks = [Dataset.from_list(objectives.pack_sequences(
-            tokenizer(t, add_special_tokens=False)["input_ids"], block_size=raw_length, with_labels=False))
-            for t in (train_texts, validation_texts)]
-        return (AutoModelForSeq2SeqLM.from_config(config), *blocks,
-                objectives.SpanCorruptionCollator(tokenizer=tokenizer))
-    if objective in ("denoising", "seq2seq-translation"):
-        # Without parallel text the original Transformer is pretrained as a denoising autoencoder too.
-        noise = {} if tokenizer.mask_token_id is not None else {"infill_ratio": 0.0, "delete_ratio": 0.15}
-        collator = objectives.DenoisingCollator(tokenizer=tokenizer, **noise)
-        return (AutoModelForSeq2SeqLM.from_config(config), tokenized(train_texts), tokenized(validation_texts),
-                collator)
-    raise ValueError(f"no pretraining recipe for objective {objective!r} of variant {name!r}")
 
 
 def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakespeare", steps: int = 200,
@@ -143,8 +90,10 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
     if max_examples:
         train_texts = train_texts[:max_examples]
     validation_texts = validation_texts[:max_validation]
-    if teacher and variant != "distilbert":
-        raise ValueError(f"--teacher is for distillation into distilbert, not {variant!r}")
+    recipe = pretraining_recipe(VARIANTS[variant].objective)
+    if teacher and not recipe.distillation:
+        raise ValueError(f"--teacher is for variants pretrained by distillation (objective distillation+mlm), not "
+                         f"{variant!r} (objective {VARIANTS[variant].objective})")
     if teacher:  # the student must read the teacher's tokens
         tokenizer = tokenizer or teacher
     checkpoint = last_checkpoint(output_dir) if resume else None
@@ -153,12 +102,13 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
     if tokenizer:
         tok = AutoTokenizer.from_pretrained(tokenizer)
     else:
-        print(f"training the {variant} tokenizer ({VARIANTS[variant].tokenizer}) on {len(train_texts):,} texts")
+        print(f"training the {variant} tokenizer ({VARIANTS[variant].tokenizer.__name__}) on "
+              f"{len(train_texts):,} texts")
         tok = train_tokenizer(variant, train_texts, vocab_size=SIZES[size]["vocab_size"], show_progress=False)
     config, max_length = _model_config(variant, size, tok)
     config._attn_implementation = attn_implementation
-    model, train_set, validation_set, collator = _prepare(variant, config, tok, train_texts, validation_texts,
-                                                          max_length)
+    model, train_set, validation_set, collator = recipe.prepare(config, tok, train_texts, validation_texts,
+                                                                max_length)
     if checkpoint and isinstance(model, objectives.ElectraPreTrainingModel):
         # Trainer's resume restores only the root (discriminator) weights; the generator lives in a subfolder.
         model = objectives.ElectraPreTrainingModel.from_pretrained(checkpoint)
@@ -175,7 +125,7 @@ def pretrain(variant: str, output: str, size: str = "tiny", data: str = "shakesp
               f"{sum(p.numel() for p in model.parameters()):,}")
     trainer, history = train(model, settings, train_set, validation_set, collator, tok, **extra)
     metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in trainer.evaluate().items()}
-    if "validation_loss" in metrics and VARIANTS[variant].objective == "causal-lm":
+    if "validation_loss" in metrics and recipe.perplexity:
         metrics["validation_perplexity"] = math.exp(metrics["validation_loss"])
     model.save_pretrained(str(output_dir))
     tok.save_pretrained(str(output_dir))

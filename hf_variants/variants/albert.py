@@ -1,6 +1,7 @@
 """ALBERT (Lan et al. 2020): factorized embeddings, one set of layer weights shared by all layers, MLM + SOP."""
 
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
+from ..tokenization import HfvAlbertTokenizer
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, encoder_native_requires
 from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
@@ -67,6 +68,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "albert", "encoder", HfvAlbertConfig, ENCODER_HEADS, globals(),
-    tokenizer="unigram", objective="mlm+sop", native=NATIVE,
+    tokenizer=HfvAlbertTokenizer, objective="mlm+sop", native=NATIVE,
     description="ALBERT: BERT with factorized embeddings and cross-layer parameter sharing, MLM + sentence order",
+    test_config={"embedding_size": 16},
 )

@@ -2,6 +2,7 @@
 the embeddings, tied embeddings and a final logits bias, pretrained by denoising."""
 
 from ..families.encoder_decoder import SEQ2SEQ_HEADS, EncoderDecoderConfig
+from ..tokenization import HfvBartTokenizer
 from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
 
@@ -126,6 +127,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "bart", "encoder-decoder", HfvBartConfig, SEQ2SEQ_HEADS, globals(),
-    tokenizer="byte-level-bpe", objective="denoising", native=NATIVE,
+    tokenizer=HfvBartTokenizer, objective="denoising", native=NATIVE,
     description="BART: post-norm denoising encoder-decoder with learned positions and tied embeddings",
+    test_config={"max_position_embeddings": 66},
 )

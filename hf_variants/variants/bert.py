@@ -1,6 +1,7 @@
 """BERT (Devlin et al. 2019): post-norm encoder, learned positions, token types, MLM + next-sentence prediction."""
 
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
+from ..tokenization import HfvBertTokenizer
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, ENCODER_ONLY, encoder_native_requires
 from .keymap import KeyMap
 from .spec import NativeMapping, declare_variant
@@ -37,6 +38,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "bert", "encoder", HfvBertConfig, ENCODER_HEADS, globals(),
-    tokenizer="wordpiece", objective="mlm+nsp", native=NATIVE,
+    tokenizer=HfvBertTokenizer, objective="mlm+nsp", native=NATIVE,
     description="BERT: bidirectional post-norm encoder with MLM and next-sentence prediction",
+    test_config={},
 )

@@ -3,6 +3,7 @@ times deeper than the decoder. Natively it is a `t5` model; convert with `from_n
 variant's classes explicitly."""
 
 from ..families.encoder_decoder import SEQ2SEQ_HEADS
+from ..tokenization import HfvByT5Tokenizer
 from .spec import declare_variant
 from .t5 import HfvT5Config
 from .t5_maps import T5_NATIVE
@@ -25,6 +26,7 @@ class HfvByT5Config(HfvT5Config):
 
 SPEC = declare_variant(
     "byt5", "encoder-decoder", HfvByT5Config, SEQ2SEQ_HEADS, globals(),
-    tokenizer="bytes", objective="span-corruption", native=T5_NATIVE,
+    tokenizer=HfvByT5Tokenizer, objective="span-corruption", native=T5_NATIVE,
     description="ByT5: token-free T5 v1.1 on UTF-8 bytes with a deep encoder and shallow decoder",
+    test_config={"head_dim": 8, "num_hidden_layers": 3, "num_decoder_layers": 2},
 )

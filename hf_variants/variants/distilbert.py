@@ -1,6 +1,7 @@
 """DistilBERT (Sanh et al. 2019): a 6-layer BERT without token types or pooler, distilled from BERT."""
 
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
+from ..tokenization import HfvDistilBertTokenizer
 from .bert_maps import encoder_native_requires
 from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
@@ -80,6 +81,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "distilbert", "encoder", HfvDistilBertConfig, ENCODER_HEADS, globals(),
-    tokenizer="wordpiece", objective="distillation+mlm", native=NATIVE,
+    tokenizer=HfvDistilBertTokenizer, objective="distillation+mlm", native=NATIVE,
     description="DistilBERT: 6-layer BERT student without token types, trained by distillation + MLM",
+    test_config={},
 )

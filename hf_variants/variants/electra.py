@@ -5,6 +5,7 @@ Both share the factorized token embeddings (`embedding_size`); `generator_config
 
 from ..core.heads import classifier_dropout
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
+from ..tokenization import HfvElectraTokenizer
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, ENCODER_ONLY, encoder_native_requires
 from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
@@ -82,6 +83,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "electra", "encoder", HfvElectraConfig, ENCODER_HEADS, globals(),
-    tokenizer="wordpiece", objective="replaced-token-detection", native=NATIVE,
+    tokenizer=HfvElectraTokenizer, objective="replaced-token-detection", native=NATIVE,
     description="ELECTRA: discriminator trained to detect tokens replaced by a small MLM generator",
+    test_config={"embedding_size": 16},
 )

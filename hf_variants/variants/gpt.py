@@ -14,6 +14,7 @@ feature is not expressed here (type_vocab_size=0 refuses non-zero token types).
 from __future__ import annotations
 
 from ..families.decoder import DECODER_HEADS, DecoderConfig
+from ..tokenization import HfvGPTTokenizer
 from .decoder_maps import decoder_native_requires
 from .gpt2 import _fuse_split, _split_fused  # the same Conv1D layout as GPT-2
 from .keymap import KeyMap
@@ -102,6 +103,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "gpt", "decoder", HfvGPTConfig, DECODER_HEADS, globals(),
-    tokenizer="bpe", objective="causal-lm", native=NATIVE,
+    tokenizer=HfvGPTTokenizer, objective="causal-lm", native=NATIVE,
     description="GPT-1: post-LayerNorm decoder with learned positions, GELU MLP and a tied LM head",
+    test_config={"pad_token_id": 0, "intermediate_size": None},  # None = 4 * hidden_size, as native GPT-1
 )

@@ -7,6 +7,7 @@ import re
 import torch
 
 from ..families.decoder import DECODER_HEADS, DecoderConfig
+from ..tokenization import HfvGPT2Tokenizer
 from .decoder_maps import decoder_native_requires
 from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
@@ -141,6 +142,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "gpt2", "decoder", HfvGPT2Config, DECODER_HEADS, globals(),
-    tokenizer="byte-level-bpe", objective="causal-lm", native=NATIVE,
+    tokenizer=HfvGPT2Tokenizer, objective="causal-lm", native=NATIVE,
     description="GPT-2: pre-LayerNorm decoder with learned positions, GELU MLP and a tied LM head",
+    test_config={"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
 )

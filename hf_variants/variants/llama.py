@@ -1,6 +1,7 @@
 """LLaMA (Touvron et al. 2023): pre-RMSNorm decoder with RoPE, SwiGLU and grouped-query attention, no biases."""
 
 from ..families.decoder import DECODER_HEADS, DecoderConfig
+from ..tokenization import HfvLlamaTokenizer
 from .decoder_maps import (
     LLAMA_CONFIG_FIELDS,
     llama_key_map,
@@ -42,6 +43,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "llama", "decoder", HfvLlamaConfig, DECODER_HEADS, globals(),
-    tokenizer="bpe-byte-fallback", objective="causal-lm", native=NATIVE,
+    tokenizer=HfvLlamaTokenizer, objective="causal-lm", native=NATIVE,
     description="LLaMA: pre-RMSNorm decoder with RoPE, SwiGLU and grouped-query attention",
+    test_config={"num_key_value_heads": 2, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2},
 )

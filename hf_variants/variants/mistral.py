@@ -1,6 +1,7 @@
 """Mistral (Jiang et al. 2023): LLaMA's architecture with sliding-window attention and GQA by default."""
 
 from ..families.decoder import DECODER_HEADS
+from ..tokenization import HfvMistralTokenizer
 from .decoder_maps import (
     LLAMA_CONFIG_FIELDS,
     llama_key_map,
@@ -30,6 +31,8 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "mistral", "decoder", HfvMistralConfig, DECODER_HEADS, globals(),
-    tokenizer="bpe-byte-fallback", objective="causal-lm", native=NATIVE,
+    tokenizer=HfvMistralTokenizer, objective="causal-lm", native=NATIVE,
     description="Mistral: LLaMA-style decoder with sliding-window attention and grouped-query attention",
+    test_config={"num_key_value_heads": 1, "sliding_window": 4, "pad_token_id": 0, "bos_token_id": 1,
+                 "eos_token_id": 2},
 )

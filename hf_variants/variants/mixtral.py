@@ -1,6 +1,7 @@
 """Mixtral (Jiang et al. 2024): Mistral's LLaMA-style decoder with every feed-forward a top-2-of-8 SwiGLU mixture."""
 
 from ..families.decoder import DECODER_HEADS
+from ..tokenization import HfvMixtralTokenizer
 from .decoder_maps import (
     LLAMA_CONFIG_FIELDS,
     llama_key_map,
@@ -44,6 +45,8 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "mixtral", "decoder", HfvMixtralConfig, DECODER_HEADS, globals(),
-    tokenizer="bpe-byte-fallback", objective="causal-lm", native=NATIVE,
+    tokenizer=HfvMixtralTokenizer, objective="causal-lm", native=NATIVE,
     description="Mixtral: Mistral-style decoder whose feed-forwards are top-2-of-8 SwiGLU mixtures of experts",
+    test_config={"num_key_value_heads": 2, "num_experts": 4, "pad_token_id": 0, "bos_token_id": 1,
+                 "eos_token_id": 2},
 )

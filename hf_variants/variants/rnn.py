@@ -10,6 +10,7 @@ Defaults: a one-layer bidirectional GRU encoder and GRU decoder with Bahdanau's 
 """
 
 from ..families.rnn import RNN_HEADS, RNNConfig
+from ..tokenization import HfvRNNTokenizer
 from .spec import declare_variant
 
 
@@ -19,6 +20,7 @@ class HfvRNNConfig(RNNConfig):
 
 SPEC = declare_variant(
     "rnn", "encoder-decoder", HfvRNNConfig, RNN_HEADS, globals(),
-    tokenizer="bpe", objective="seq2seq-translation",
+    tokenizer=HfvRNNTokenizer, objective="seq2seq-translation",
     description="RNN baseline: GRU/LSTM encoder-decoder with additive (Bahdanau) or general/dot (Luong) attention",
+    test_config=None,  # its own tests: tests/encoder_decoder/test_rnn.py
 )

@@ -1,6 +1,7 @@
 """RoBERTa (Liu et al. 2019): BERT's architecture, byte-level BPE, dynamic MLM only, positions offset past padding."""
 
 from ..families.encoder import ENCODER_HEADS, EncoderConfig
+from ..tokenization import HfvRobertaTokenizer
 from .bert_maps import BERT_CONFIG_FIELDS, BERT_EMBEDDING_RULES, BERT_LAYER_RULES, ENCODER_ONLY, encoder_native_requires
 from .keymap import KeyMap
 from .spec import NativeMapping, declare_variant
@@ -55,6 +56,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "roberta", "encoder", HfvRobertaConfig, ENCODER_HEADS, globals(),
-    tokenizer="byte-level-bpe", objective="dynamic-mlm", native=NATIVE,
+    tokenizer=HfvRobertaTokenizer, objective="dynamic-mlm", native=NATIVE,
     description="RoBERTa: BERT trained with dynamic MLM on byte-level BPE, no next-sentence prediction",
+    test_config={},
 )

@@ -9,6 +9,7 @@ import re
 import torch
 
 from ..families.encoder_decoder import SEQ2SEQ_HEADS
+from ..tokenization import HfvSwitchTokenizer
 from .keymap import KeyMap
 from .spec import ConfigField, NativeMapping, declare_variant
 from .t5 import HfvT5Config
@@ -148,6 +149,7 @@ NATIVE = NativeMapping(
 
 SPEC = declare_variant(
     "switch", "encoder-decoder", HfvSwitchConfig, SEQ2SEQ_HEADS, globals(),
-    tokenizer="unigram", objective="span-corruption", native=NATIVE,
+    tokenizer=HfvSwitchTokenizer, objective="span-corruption", native=NATIVE,
     description="Switch Transformer: T5 v1.0 with top-1 mixture-of-experts feed-forwards in every other layer",
+    test_config={"head_dim": 8, "num_experts": 4, "expert_capacity": 4, "router_jitter_noise": 0.0},
 )

@@ -2,6 +2,7 @@
 scaling; ReLU MLP (v1.0) by default, gated-GELU with `ffn_type="glu", hidden_act="gelu_new"` (v1.1)."""
 
 from ..families.encoder_decoder import SEQ2SEQ_HEADS, EncoderDecoderConfig
+from ..tokenization import HfvT5Tokenizer
 from .spec import declare_variant
 from .t5_maps import T5_NATIVE
 
@@ -39,6 +40,7 @@ class HfvT5Config(EncoderDecoderConfig):
 
 SPEC = declare_variant(
     "t5", "encoder-decoder", HfvT5Config, SEQ2SEQ_HEADS, globals(),
-    tokenizer="unigram", objective="span-corruption", native=T5_NATIVE,
+    tokenizer=HfvT5Tokenizer, objective="span-corruption", native=T5_NATIVE,
     description="T5: text-to-text pre-norm encoder-decoder with relative position bias",
+    test_config={"head_dim": 8},
 )

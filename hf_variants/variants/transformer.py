@@ -4,6 +4,7 @@ and dropout 0.1 on embeddings and every sublayer output. No native transformers 
 `torch.nn.Transformer` (see tests/encoder_decoder/test_transformer_reference.py)."""
 
 from ..families.encoder_decoder import SEQ2SEQ_HEADS, EncoderDecoderConfig
+from ..tokenization import HfvTransformerTokenizer
 from .spec import declare_variant
 
 
@@ -34,6 +35,7 @@ class HfvTransformerConfig(EncoderDecoderConfig):
 
 SPEC = declare_variant(
     "transformer", "encoder-decoder", HfvTransformerConfig, SEQ2SEQ_HEADS, globals(),
-    tokenizer="bpe", objective="seq2seq-translation",
+    tokenizer=HfvTransformerTokenizer, objective="seq2seq-translation",
     description="The Transformer: the 2017 post-norm encoder-decoder for translation",
+    test_config={},
 )

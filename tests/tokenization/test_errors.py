@@ -26,7 +26,7 @@ def test_tables_cover_every_variant():
 
 @pytest.mark.parametrize("call", [lambda: train_tokenizer("bertt", ["a"]), lambda: tokenizer_from_files("gpt3")])
 def test_unknown_variant(call):
-    with pytest.raises(ValueError, match="unknown variant .* expected one of: transformer, bert"):
+    with pytest.raises(ValueError, match="unknown variant .* expected one of: .*bert, .*transformer"):
         call()
 
 

@@ -141,7 +141,7 @@ def test_distilbert_distils_from_a_pretrained_bert(bert_dir, tmp_path):
     student = AutoModelForPreTraining.from_pretrained(tmp_path / "student")
     teacher = AutoModelForPreTraining.from_pretrained(bert_dir)
     assert student.config.num_hidden_layers == teacher.config.num_hidden_layers // 2
-    with pytest.raises(ValueError, match="--teacher is for distillation into distilbert"):
+    with pytest.raises(ValueError, match="--teacher is for variants pretrained by distillation"):
         pretrain("roberta", str(tmp_path / "x"), steps=1, teacher=str(bert_dir))
 
 
