@@ -19,9 +19,6 @@ import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
-ROUTER_TYPES = ("topk", "switch")
-
-
 # --- balancing losses ------------------------------------------------------------------------------------------
 
 
