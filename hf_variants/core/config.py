@@ -25,8 +25,6 @@ CLASSIFIER_POOLINGS = ("pooler", "head")
 MOE_IMPLEMENTATIONS = ("grouped", "eager")
 ROUTER_TYPES = ("topk", "switch")
 INITIALIZER_SCHEMES = ("normal", "scaled_residual", "fan_in", "xavier")
-# Mixture-of-experts layers exist (core/moe.py).
-MOE_AVAILABLE = True
 
 
 # Sizes beyond these cannot be built (a python loop over 2**40 layers never ends; tables beyond ~2**43 elements
@@ -496,8 +494,6 @@ class HfvConfig(PreTrainedConfig):
             return
         if self.num_experts < 2:
             raise ValueError(f"num_experts={self.num_experts} must be 0 (dense) or >= 2")
-        if not MOE_AVAILABLE:
-            raise ValueError(f"num_experts={self.num_experts}: mixture-of-experts layers are not available yet; use 0")
         if not 1 <= self.num_experts_per_tok <= self.num_experts:
             raise ValueError(
                 f"num_experts_per_tok={self.num_experts_per_tok} must be between 1 and num_experts={self.num_experts}"
