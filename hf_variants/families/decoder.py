@@ -74,7 +74,6 @@ class DecoderCausalLMOutput(CausalLMOutputWithPast):
 
 class DecoderPreTrainedModel(HfvPreTrainedModel):
     config_class = DecoderConfig
-    _supports_static_cache = True
 
 
 class DecoderModel(DecoderPreTrainedModel):
