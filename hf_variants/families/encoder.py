@@ -71,9 +71,11 @@ class EncoderConfig(HfvConfig):
 class EncoderPreTrainingOutput(ModelOutput):
     """Pretraining outputs; the fields a variant does not use stay None.
 
-    prediction_logits: MLM scores; seq_relationship_logits: NSP (BERT) or SOP (ALBERT) scores, also exposed as
-    sop_logits for ALBERT; logits: ELECTRA's replaced-token logits [batch, seq]; aux_loss / z_loss: the unweighted
-    MoE balancing losses (the loss holds them times their coefficients)."""
+    Field names are native transformers' for the same output: prediction_logits: MLM scores;
+    seq_relationship_logits: next-sentence scores (BertForPreTrainingOutput); sop_logits: sentence-order scores
+    (AlbertForPreTrainingOutput); logits: ELECTRA's replaced-token-detection logits [batch, seq]
+    (ElectraForPreTrainingOutput); aux_loss / z_loss: the unweighted MoE balancing losses (the loss holds them
+    times their coefficients)."""
 
     loss: torch.Tensor | None = None
     prediction_logits: torch.Tensor | None = None
@@ -234,9 +236,10 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
         if self.seq_relationship is not None:
             pooled = outputs.pooler_output
             pair_logits = self.seq_relationship(self.pair_dropout(pooled) if self.pair_dropout is not None else pooled)
-            result.seq_relationship_logits = pair_logits
             if self.config.pretraining_heads == "mlm+sop":
                 result.sop_logits = pair_logits
+            else:
+                result.seq_relationship_logits = pair_logits
             pair_label = next_sentence_label if next_sentence_label is not None else sentence_order_label
             if pair_label is not None:
                 losses.append(share * nn.functional.cross_entropy(pair_logits.float(), pair_label.view(-1)))

@@ -41,6 +41,7 @@ def test_pretraining_heads_per_variant():
     albert = AutoModelForPreTraining.from_config(tiny_config("albert"))
     out = albert(input_ids=IDS, labels=IDS, sentence_order_label=torch.tensor([0, 1, 0, 1]))
     assert out.sop_logits.shape == (4, 2) and out.loss > 0
+    assert out.seq_relationship_logits is None and set(out.keys()) == {"loss", "prediction_logits", "sop_logits"}
     electra = AutoModelForPreTraining.from_config(tiny_config("electra"))
     replaced = (IDS % 2).long()
     out = electra(input_ids=IDS, labels=replaced)
