@@ -20,6 +20,14 @@ def mixin() -> type:
         pytest.skip(f"transformers' ModelTesterMixin unavailable: {error}", allow_module_level=True)
 
 
+def family_test_classes(family: str, module: str) -> dict[str, type]:
+    """`<Variant>ModelTest` for every declared variant of `family` with a tiny test config, by class name (a test
+    module puts them in its globals, so a new variant file is enrolled without an edit here)."""
+    classes = [variant_test_class(name, module) for name, spec in hf_variants.VARIANTS.items()
+               if spec.family == family and spec.test_config is not None]
+    return {cls.__name__: cls for cls in classes}
+
+
 def variant_test_class(variant: str, module: str) -> type:
     """`<Variant>ModelTest(VariantModelTest, ModelTesterMixin, unittest.TestCase)` over every head of `variant`,
     with the documented native-only assumptions (skips.py) skipped by name."""

@@ -1,8 +1,5 @@
 """transformers' ModelTesterMixin on every decoder variant (see suite.py)."""
 
-from tests.transformers_suite.suite import variant_test_class
+from tests.transformers_suite.suite import family_test_classes
 
-Gpt2ModelTest = variant_test_class("gpt2", __name__)
-LlamaModelTest = variant_test_class("llama", __name__)
-MistralModelTest = variant_test_class("mistral", __name__)
-MixtralModelTest = variant_test_class("mixtral", __name__)
+globals().update(family_test_classes("decoder", __name__))
