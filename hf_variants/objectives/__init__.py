@@ -9,6 +9,9 @@
 | denoising | bart | `DenoisingCollator` |
 | causal LM with packing | gpt2, llama, mistral, mixtral | `pack_sequences` |
 | distillation | distilbert | `DistillationTrainer`, `init_student_from_teacher` |
+
+`recipes.py` maps each objective key a variant declares (`declare_variant(objective=...)`, see `hfv list`) to the
+model head, data preparation and collator `hfv pretrain` uses (`pretraining_recipe`).
 """
 
 from .denoising import DenoisingCollator, sentence_end_ids
