@@ -34,9 +34,9 @@ from ..core.paged import past_length as paged_past_length
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
-from .losses import count_items, items_share, pop_loss_kwargs
+from .losses import add_aux_loss, count_items, items_share, pop_loss_kwargs
 from .plans import DECODER_FSDP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN, decoder_tp_plan
-from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
+from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin
 
 
 class DecoderConfig(HfvConfig):

@@ -30,9 +30,9 @@ from ..core.heads import (
 )
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
-from .losses import binary_token_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
+from .losses import add_aux_loss, binary_token_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
 from .plans import ENCODER_FSDP_PLAN, encoder_tp_plan
-from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
+from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin
 
 PRETRAINING_HEADS = ("mlm", "mlm+nsp", "mlm+sop", "rtd")
 

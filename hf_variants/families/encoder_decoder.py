@@ -33,10 +33,9 @@ from ..core.compat import (
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings, build_word_embeddings
 from ..core.heads import SequenceClassificationHead
-from ..core.moe import moe_losses, weighted_moe_loss
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
-from .losses import count_items, items_share, pop_loss_kwargs, unshifted_token_loss
+from .losses import add_aux_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
 from .plans import ENCODER_DECODER_FSDP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN, encoder_decoder_tp_plan
 
 
@@ -284,26 +283,6 @@ class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
         )
 
 
-def _add_aux_loss(config, loss, outputs, attention_mask=None, decoder_attention_mask=None, share=1.0):
-    """Add the weighted MoE balancing losses (when coefficients > 0), times `share` (this micro-batch's share of
-    the step's items), to `loss`; returns (loss, unweighted losses as native Switch names them:
-    encoder_aux_loss, encoder_z_loss, decoder_aux_loss, decoder_z_loss, and their sums aux_loss, z_loss).
-
-    Each stack's losses are computed over its own tokens (and padding mask) and the two are summed, as native
-    Switch Transformers does: the stacks' sequences differ in length and padding, so one joint loss would not."""
-    parts = {"encoder": moe_losses(config, outputs.encoder_router_logits, attention_mask),
-             "decoder": moe_losses(config, outputs.decoder_router_logits, decoder_attention_mask)}
-    unweighted = {f"{stack}_{name}": value for stack, losses in parts.items() for name, value in losses.items()}
-    for name in ("aux_loss", "z_loss"):
-        values = [losses[name] for losses in parts.values() if name in losses]
-        if values:
-            unweighted[name] = sum(values[1:], values[0])
-    weighted = weighted_moe_loss(config, {k: v for k, v in unweighted.items() if k in ("aux_loss", "z_loss")})
-    if weighted is not None and loss is not None:
-        loss = loss + share * weighted
-    return loss, unweighted
-
-
 def _seq2seq_fields(outputs: Seq2SeqModelOutputWithRouter) -> dict:
     return dict(
         decoder_hidden_states=outputs.decoder_hidden_states,
@@ -426,7 +405,7 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
             loss = unshifted_token_loss(logits, labels, **loss_kwargs)
         share = items_share(count_items(labels, ignore_index=loss_kwargs.get("ignore_index", -100)),
                             loss_kwargs.get("num_items_in_batch"))
-        loss, moe = _add_aux_loss(self.config, loss, outputs, attention_mask, decoder_attention_mask, share)
+        loss, moe = add_aux_loss(self, loss, outputs, attention_mask, share, decoder_attention_mask)
         return Seq2SeqLMOutputWithAux(loss=loss, logits=logits, **cache_output(output_cache(outputs)),
                                       **moe, router_logits=outputs.router_logits,
                                       encoder_router_logits=outputs.encoder_router_logits,
@@ -493,7 +472,7 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
         loss = None
         if labels is not None:
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
-        loss, _ = _add_aux_loss(self.config, loss, outputs, attention_mask, decoder_attention_mask)
+        loss, _ = add_aux_loss(self, loss, outputs, attention_mask, decoder_attention_mask=decoder_attention_mask)
         return Seq2SeqSequenceClassifierOutput(loss=loss, logits=logits, **_seq2seq_fields(outputs))
 
 

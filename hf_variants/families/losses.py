@@ -18,6 +18,7 @@ from torch import nn
 from transformers.loss.loss_utils import ForMaskedLMLoss
 
 from ..core.compat import LOSS_KWARGS
+from ..core.moe import moe_losses, weighted_moe_loss
 
 
 def pop_loss_kwargs(kwargs: dict) -> dict:
@@ -69,3 +70,32 @@ def items_share(local_items: torch.Tensor | None, num_items_in_batch: torch.Tens
     if torch.is_tensor(num_items_in_batch):
         num_items_in_batch = num_items_in_batch.to(local_items.device)
     return local_items / num_items_in_batch
+
+
+def add_aux_loss(model, loss, outputs, attention_mask=None, share=1.0, decoder_attention_mask=None):
+    """Add the weighted MoE balancing losses (when their coefficients are > 0), times `share` (this micro-batch's
+    share of the step's items, see `items_share`), to `loss`; returns (loss, unweighted losses).
+
+    One stack (encoder or decoder models): the unweighted losses are {"aux_loss", "z_loss"}, like native Mixtral's
+    unscaled `aux_loss`; padding positions (`attention_mask` 0) are left out, as native Mixtral does. Two stacks
+    (encoder-decoder outputs, which carry `encoder_router_logits`): each stack's losses over its own tokens and
+    padding mask (`attention_mask`, `decoder_attention_mask`), named as native Switch Transformers does
+    (encoder_aux_loss, encoder_z_loss, decoder_aux_loss, decoder_z_loss) and summed into aux_loss and z_loss: the
+    stacks' sequences differ in length and padding, so one joint loss would not match native."""
+    config = model.config
+    if hasattr(outputs, "encoder_router_logits"):
+        parts = {"encoder": moe_losses(config, outputs.encoder_router_logits, attention_mask),
+                 "decoder": moe_losses(config, outputs.decoder_router_logits, decoder_attention_mask)}
+        unweighted = {f"{stack}_{name}": value for stack, losses in parts.items() for name, value in losses.items()}
+        for name in ("aux_loss", "z_loss"):
+            values = [losses[name] for losses in parts.values() if name in losses]
+            if values:
+                unweighted[name] = sum(values[1:], values[0])
+    else:
+        if attention_mask is not None and attention_mask.dim() > 2:  # multiple choice: [batch, choices, seq]
+            attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
+        unweighted = moe_losses(config, getattr(outputs, "router_logits", None), attention_mask)
+    weighted = weighted_moe_loss(config, {k: v for k, v in unweighted.items() if k in ("aux_loss", "z_loss")})
+    if weighted is not None and loss is not None:
+        loss = loss + share * weighted
+    return loss, unweighted

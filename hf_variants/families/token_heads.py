@@ -12,22 +12,7 @@ from transformers.modeling_outputs import QuestionAnsweringModelOutput, TokenCla
 from transformers.utils.generic import can_return_tuple
 
 from ..core.heads import TokenClassificationHead
-from ..core.moe import moe_losses, weighted_moe_loss
-from .losses import count_items, items_share, pop_loss_kwargs
-
-
-def add_aux_loss(model, loss, outputs, attention_mask=None, share=1.0):
-    """Add the weighted MoE balancing losses (when their coefficients are > 0) to `loss`, times `share` (this
-    micro-batch's share of the step's items, see `losses.items_share`); returns (loss, unweighted losses), the
-    latter as {"aux_loss": ..., "z_loss": ...} like native Mixtral's unscaled `aux_loss`.
-    Padding positions (`attention_mask` 0) are left out of the balancing loss, as native Mixtral does."""
-    if attention_mask is not None and attention_mask.dim() > 2:  # multiple choice: [batch, choices, seq]
-        attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
-    losses = moe_losses(model.config, getattr(outputs, "router_logits", None), attention_mask)
-    weighted = weighted_moe_loss(model.config, losses)
-    if weighted is not None and loss is not None:
-        loss = loss + share * weighted
-    return loss, losses
+from .losses import add_aux_loss, count_items, items_share, pop_loss_kwargs
 
 
 class _PerTokenHeadMixin:
