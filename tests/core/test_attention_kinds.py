@@ -271,3 +271,12 @@ def test_to_native_refuses_non_default_kinds(overrides):
     with pytest.raises(ValueError, match=next(iter(overrides))):
         to_native(masked_lm(**overrides))
     to_native(masked_lm())  # the default converts
+
+
+@pytest.mark.parametrize("kind", ["general", "additive"])
+def test_continuous_batching_gives_generate_tokens(kind):
+    """Paged attention: general runs on the paged sdpa kernel, additive on its own kernel with the paged mask."""
+    from tests.decoder.helpers import causal_lm as native_style_causal_lm
+    from tests.ecosystem.test_continuous_batching import check_same_tokens
+
+    check_same_tokens(native_style_causal_lm("llama", "sdpa", attention_score=kind), "paged|sdpa")
