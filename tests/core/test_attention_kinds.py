@@ -280,3 +280,21 @@ def test_continuous_batching_gives_generate_tokens(kind):
     from tests.ecosystem.test_continuous_batching import check_same_tokens
 
     check_same_tokens(native_style_causal_lm("llama", "sdpa", attention_score=kind), "paged|sdpa")
+
+
+@pytest.mark.parametrize(("name", "overrides"), [
+    ("bert", {"attention_score": "general"}), ("bert", {"attention_score": "additive"}),
+    ("llama", {"attention_score": "additive"}),
+    ("bert", {"attention_type": "linformer", "linformer_k": 4, "attention_score": "general"}),
+])
+def test_flop_accounting_counts_the_kinds(name, overrides):
+    """hfv flops / Trainer's total_flos against torch's FLOP counter on a forward + backward pass."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hf_variants.accounting import account
+
+    model = (causal_lm if name == "llama" else masked_lm)(name, attn_implementation="eager", **overrides)
+    with FlopCounterMode(display=False) as counter:
+        model(input_ids=torch.randint(3, 99, (2, 16))).logits.pow(2).mean().backward()
+    predicted = 2 * account(model, 16, dense_attention=True).training_flops
+    assert abs(predicted - counter.get_total_flops()) <= 0.02 * counter.get_total_flops()
