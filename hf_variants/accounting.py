@@ -10,6 +10,9 @@ is left out, as `torch.utils.flop_counter` and MFU conventions do — element by
 - attention scores: q·kᵀ and weights·v over the (query, key) pairs the mask allows: all pairs for bidirectional
   and cross-attention, the lower triangle for causal, a band of `sliding_window` keys for sliding-window
   attention. `dense_attention=True` counts every pair instead, as a dense kernel (eager, CPU sdpa) computes them.
+  Luong's general score adds W_a per query; Bahdanau's additive score W_a per query and U_a per key, its v_a per
+  pair costing what q·k would;
+  Linformer compresses the keys/values to `linformer_k` rows first (counted with the projections).
 - feed-forward (MLP, GLU), router and experts (each token through its `num_experts_per_tok` experts; experts
   with a capacity limit drop tokens, so theirs is an upper bound)
 - heads: LM/MLM heads on every token (the decoder's tokens for encoder-decoders), poolers/classifiers per sequence
@@ -25,6 +28,7 @@ import torch
 from torch import nn
 
 from .core.attention import Attention
+from .core.attention_scores import AdditiveScore, GeneralScore
 from .core.heads import Pooler, SequenceClassificationHead
 from .core.moe import SparseMoE
 from .core.stack import TransformerStack
@@ -164,10 +168,19 @@ def _attention(attn: Attention, report: Accounting, queries: int, keys: int) -> 
     e = report.elements
     per_query = _linear_flops(attn.q_proj) + _linear_flops(attn.o_proj)
     per_key = _linear_flops(attn.k_proj) + _linear_flops(attn.v_proj)
+    if attn.linformer is not None:  # E X and F X: the layer input compressed to linformer_k rows, then projected
+        compressed = attn.linformer.key_compress.out_features
+        e["attention projections"].forward_flops += 2 * 2 * compressed * keys * attn.k_proj.in_features
+        keys = compressed
     e["attention projections"].forward_flops += queries * per_query + keys * per_key
     causal = attn.is_causal and not report.dense_attention
     pairs = attention_pairs(queries, keys, causal, attn.sliding_window if causal else None)
     e["attention scores"].forward_flops += 4 * attn.num_heads * attn.head_dim * pairs
+    per_head = 2 * attn.num_heads * attn.head_dim**2  # one [head_dim, head_dim] matrix per head and vector
+    if isinstance(attn.score, GeneralScore):  # W_a folded into the queries
+        e["attention scores"].forward_flops += queries * per_head
+    elif isinstance(attn.score, AdditiveScore):  # W_a q and U_a k (per query head); v_a . tanh(...) replaces q . k
+        e["attention scores"].forward_flops += (queries + keys) * per_head
 
 
 def _channel_mixer(mixer: nn.Module, report: Accounting, tokens: int) -> None:

@@ -76,6 +76,9 @@ GOOD: dict[str, list] = {
     "bos_token_id": [None, 1],
     "eos_token_id": [None, 2, [2, 3]],
     "tie_word_embeddings": [True, False],
+    "attention_score": ["scaled_dot", "dot", "general", "additive"],
+    "attention_type": ["softmax", "linformer"],
+    "linformer_k": [None, 2, 4],
 }
 # Wrong types and values: each must be refused naming its field.
 BAD: dict[str, list] = {
@@ -93,7 +96,8 @@ BAD: dict[str, list] = {
     "moe_implementation": ["fast"], "hidden_dropout_prob": [1.0, NAN, "0.1"], "attention_probs_dropout_prob": [-0.1],
     "activation_dropout": [INF], "classifier_dropout": [2.0], "initializer_range": [-0.02, NAN],
     "pad_token_id": [99, 200, -1], "bos_token_id": [99, "1"], "eos_token_id": [[2, 500], 500, -3],
-    "tie_word_embeddings": ["yes"],
+    "tie_word_embeddings": ["yes"], "attention_score": ["cosine", 1], "attention_type": ["performer", None],
+    "linformer_k": [0, 2.0],
 }
 SEQ_LEN = 6
 
@@ -119,8 +123,8 @@ def _main_class(variant: str):
 
 def _inputs(config, generator: torch.Generator) -> dict:
     start = config.position_offset + (config.pad_token_id + 1 if config.pad_aware_positions else 0)
-    room = config.max_position_embeddings - start if config.position_embedding_type in ("learned",
-                                                                                        "sinusoidal") else SEQ_LEN
+    bounded = config.position_embedding_type in ("learned", "sinusoidal") or config.attention_type == "linformer"
+    room = config.max_position_embeddings - start if bounded else SEQ_LEN
     seq = max(1, min(SEQ_LEN, room))
     ids = torch.randint(0, config.vocab_size, (2, seq), generator=generator)
     mask = torch.ones(2, seq, dtype=torch.long)

@@ -11,7 +11,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .attention_scores import build_score, score_scaling
 from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
+from .linformer import LinformerProjection
 from .masks import additive
 from .paged import is_paged
 from .paged import update as paged_update
@@ -67,7 +69,7 @@ class Attention(nn.Module):
         self.num_heads = config.num_attention_heads
         self.num_key_value_heads = config.num_key_value_heads
         self.num_key_value_groups = self.num_heads // self.num_key_value_heads
-        self.scaling = config.attention_scale if config.attention_scale is not None else self.head_dim**-0.5
+        self.scaling = score_scaling(config, self.head_dim)
         self.attention_dropout = config.attention_probs_dropout_prob
         self.sliding_window = config.sliding_window if self.is_causal else None
         hidden, bias = config.hidden_size, config.attention_bias
@@ -75,6 +77,10 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(hidden, self.num_key_value_heads * self.head_dim, bias=bias)
         self.v_proj = nn.Linear(hidden, self.num_key_value_heads * self.head_dim, bias=bias)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, hidden, bias=bias)
+        # attention kinds (issue 15): the learned part of the score, Linformer's projections along the sequence
+        self.score = build_score(config, self.num_heads, self.head_dim)
+        linformer = config.attention_type == "linformer" and not self.is_causal and not is_cross_attention
+        self.linformer = LinformerProjection(config) if linformer else None
 
     def _project(self, proj: nn.Linear, states: torch.Tensor) -> torch.Tensor:
         return proj(states).view(*states.shape[:-1], -1, self.head_dim).transpose(1, 2)
@@ -107,6 +113,10 @@ class Attention(nn.Module):
         query = self._project(self.q_proj, hidden_states)
         if self.is_cross_attention:
             key, value = self._cross_key_values(key_value_states, cache, layer_idx)
+        elif self.linformer is not None:  # keys/values projected along the sequence; the mask is [batch, seq] padding
+            key_states, value_states = self.linformer(hidden_states, attention_mask, cache)
+            key, value = self._project(self.k_proj, key_states), self._project(self.v_proj, value_states)
+            attention_mask = None
         else:
             key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
             if position_embeddings is not None:
@@ -126,6 +136,8 @@ class Attention(nn.Module):
         if implementation == "eager":  # a mask built for sdpa (True = attend) must become additive here
             attention_mask = additive(attention_mask, query.dtype)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+        if self.score is not None:  # Luong's general score transforms the query; Bahdanau's brings its own kernel
+            query, interface = self.score(query, interface)
         output, weights = interface(
             self,
             query,

@@ -15,6 +15,8 @@ from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
+from .attention_scores import validate_attention_kind
+
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rope", "alibi", "relative_bias", "none")
 ABSOLUTE_POSITION_TYPES = ("learned", "sinusoidal")
 BIAS_POSITION_TYPES = ("alibi", "relative_bias")
@@ -190,6 +192,16 @@ class HfvConfig(PreTrainedConfig):
     sliding_window: int | None = None
     # ALBERT cross-layer sharing: layers are split into this many groups sharing weights. None = no sharing.
     num_hidden_groups: int | None = None
+
+    # --- attention kinds (issue 15) ------------------------------------------------------------
+    # How a query scores a key (core/attention_scores.py): "scaled_dot" (q.k * head_dim**-0.5), "dot" (Luong, q.k),
+    # "general" (Luong, q.W_a k, W_a per head), "additive" (Bahdanau, v_a.tanh(W_a q + U_a k) per head; eager kernel).
+    # A set attention_scale multiplies any kind; None = head_dim**-0.5 for "scaled_dot", 1.0 for the others.
+    attention_score: str = "scaled_dot"
+    # "softmax" (full attention) | "linformer" (keys/values projected along the sequence to linformer_k rows;
+    # encoders only, core/linformer.py).
+    attention_type: str = "softmax"
+    linformer_k: int | None = None
 
     # --- heads ---------------------------------------------------------------------------------
     # Activation of the MLM head transform; None = hidden_act (RoBERTa and ELECTRA's generator use "gelu").
@@ -404,6 +416,7 @@ class HfvConfig(PreTrainedConfig):
                 _check_token_id(name, getattr(self, name), self.vocab_size)
         self._validate_positions()
         self._validate_experts()
+        validate_attention_kind(self)
         _allowed("initializer_scheme", self.initializer_scheme, INITIALIZER_SCHEMES)
         if self.token_types_in_word_embeddings and self.type_vocab_size:
             raise ValueError(f"token_types_in_word_embeddings=True reads token types from the word table: "

@@ -12,6 +12,7 @@ import copy
 
 import torch
 
+from .attention_scores import needs_eager
 from .compat import create_bidirectional_mask, create_causal_mask, create_sliding_window_causal_mask
 
 
@@ -31,6 +32,8 @@ def attention_backend(config, has_bias: bool, output_attentions: bool) -> str | 
     and sdpa (flex/flash calls are then served by sdpa). Masks must be built for the backend actually used.
     """
     if output_attentions or config._attn_implementation == "paged|eager":  # outside continuous batching
+        return "eager"
+    if needs_eager(config):  # additive scores run on their own eager kernel (core/attention_scores.py)
         return "eager"
     if has_bias and config._attn_implementation not in ("eager", "sdpa"):
         return "sdpa"

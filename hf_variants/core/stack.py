@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .block import TransformerBlock
+from .linformer import key_padding
 from .masks import attention_backend, cross_attention_mask, self_attention_mask
 from .norms import build_norm
 from .paged import FULL_ATTENTION as PAGED_FULL_ATTENTION
@@ -107,8 +108,11 @@ class TransformerStack(nn.Module):
                 bias = self.position_bias(slots, *self._key_span(cache, past_length, seq_length))
             # every mask is built for the kernel that will run (a bias or output_attentions may change it)
             attn_implementation = attention_backend(self.config, bias is not None, output_attentions)
-            mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, cache,
-                                       position_ids, bias, backend=attn_implementation)
+            if self.config.attention_type == "linformer":  # Linformer zeroes padding before its projection
+                mask = key_padding(attention_mask, hidden_states)
+            else:
+                mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, cache,
+                                           position_ids, bias, backend=attn_implementation)
         if encoder_hidden_states is not None:
             cross_mask = cross_attention_mask(self.config, hidden_states, encoder_hidden_states, encoder_attention_mask,
                                               backend=attn_implementation)
