@@ -3,8 +3,6 @@ Seq2SeqTrainer and predict it back with generate() (predict_with_generate) at ex
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from datasets import Dataset
@@ -42,7 +40,6 @@ def reversal_pairs(eos: int, count: int = 32, seed: int = 0) -> Dataset:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_seq2seq_trainer_overfits_reversal(name, tmp_path):
-    start = time.perf_counter()
     torch.manual_seed(0)
     cls, config = MODELS[name]
     model = cls(config)
@@ -63,9 +60,7 @@ def test_seq2seq_trainer_overfits_reversal(name, tmp_path):
         tokens = tokens[: tokens.index(config.eos_token_id) + 1] if config.eos_token_id in tokens else tokens
         exact += tokens == target
     accuracy = exact / len(predictions)
-    elapsed = time.perf_counter() - start
     assert accuracy >= 0.9, f"{name}: exact match {accuracy:.2f}"
-    assert elapsed < 60, f"{name}: took {elapsed:.0f}s"
 
 
 def _collate(pad: int):
