@@ -15,6 +15,8 @@ from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
+from .linear_attention import validate_linear_attention
+
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rope", "alibi", "relative_bias", "none")
 ABSOLUTE_POSITION_TYPES = ("learned", "sinusoidal")
 BIAS_POSITION_TYPES = ("alibi", "relative_bias")
@@ -192,6 +194,19 @@ class HfvConfig(PreTrainedConfig):
     sliding_window: int | None = None
     # ALBERT cross-layer sharing: layers are split into this many groups sharing weights. None = no sharing.
     num_hidden_groups: int | None = None
+    # linear attention (issue 15; core/linear_attention.py)
+    # "softmax" (default) or "linear": kernelised φ(q) Σ φ(k) vᵀ / φ(q) Σ φ(k), O(length) time and memory, and
+    # causal generation with an O(1)-per-token recurrent state. Refused with ALiBi/T5 biases, sliding_window and
+    # output_attentions; cross-attention stays softmax.
+    attention_type: str = "softmax"
+    # "elu" (elu + 1, Katharopoulos et al. 2020) or "favor" (Performer FAVOR+ positive orthogonal random features).
+    linear_feature_map: str = "elu"
+    # "favor": number of random features m; None = round(head_dim * ln(head_dim)) (Performer's default).
+    linear_num_features: int | None = None
+    # "favor": redraw the features every this many training forward passes (0 = never); eval never redraws.
+    linear_redraw_interval: int = 1000
+    # "favor": seed of the feature draws (fixed features across builds); None = torch's global RNG.
+    linear_feature_seed: int | None = None
 
     # --- heads ---------------------------------------------------------------------------------
     # Activation of the MLM head transform; None = hidden_act (RoBERTa and ELECTRA's generator use "gelu").
@@ -406,6 +421,7 @@ class HfvConfig(PreTrainedConfig):
                 _check_token_id(name, getattr(self, name), self.vocab_size)
         self._validate_positions()
         self._validate_experts()
+        validate_linear_attention(self)
         _allowed("initializer_scheme", self.initializer_scheme, INITIALIZER_SCHEMES)
         if self.token_types_in_word_embeddings and self.type_vocab_size:
             raise ValueError(f"token_types_in_word_embeddings=True reads token types from the word table: "
