@@ -150,6 +150,9 @@ def test_decoder_generate_left_padded_cached_beam_and_greedy():
         assert torch.equal(cached, uncached)
     greedy = model.generate(batch, attention_mask=mask, **settings)
     assert torch.equal(greedy[0, 9:], alone)  # left padding changes nothing for the padded row
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    padded_logits = model(batch, attention_mask=mask, position_ids=positions).logits[0, 3:]
+    torch.testing.assert_close(padded_logits, model(prompt).logits[0], rtol=0, atol=1e-5)
 
 
 def test_encoder_padding_contributes_nothing():
