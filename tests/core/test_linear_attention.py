@@ -133,6 +133,17 @@ def test_causal_cached_steps_equal_the_full_form_with_a_constant_size_state(feat
     assert all(size == sizes[0] for size in sizes)  # the state does not grow with the tokens seen
 
 
+def test_beam_reorder_moves_the_state_with_its_sequence():
+    config = tiny_config("llama", **LINEAR)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    ids = torch.randint(3, config.vocab_size, (2, 8))
+    cache = output_cache(model(ids[:, :7], use_cache=True))
+    cache.reorder_cache(torch.tensor([1, 1]))  # both beams continue sequence 1
+    step = model(ids[[1, 1], 7:], cache=cache, use_cache=True).logits[:, -1]
+    torch.testing.assert_close(step, model(ids[[1, 1]]).logits[:, -1], rtol=0, atol=1e-5)
+
+
 def test_decoder_generate_left_padded_cached_beam_and_greedy():
     config = tiny_config("llama", linear_feature_map="favor", **LINEAR)
     torch.manual_seed(0)
