@@ -76,6 +76,12 @@ GOOD: dict[str, list] = {
     "bos_token_id": [None, 1],
     "eos_token_id": [None, 2, [2, 3]],
     "tie_word_embeddings": [True, False],
+    # linear attention (issue 15)
+    "attention_type": ["softmax", "linear"],
+    "linear_feature_map": ["elu", "favor"],
+    "linear_num_features": [None, 1, 7],
+    "linear_redraw_interval": [0, 1],
+    "linear_feature_seed": [None, 0],
 }
 # Wrong types and values: each must be refused naming its field.
 BAD: dict[str, list] = {
@@ -94,6 +100,8 @@ BAD: dict[str, list] = {
     "activation_dropout": [INF], "classifier_dropout": [2.0], "initializer_range": [-0.02, NAN],
     "pad_token_id": [99, 200, -1], "bos_token_id": [99, "1"], "eos_token_id": [[2, 500], 500, -3],
     "tie_word_embeddings": ["yes"],
+    "attention_type": ["kernel", None], "linear_feature_map": ["relu"], "linear_num_features": [0, 2.0],
+    "linear_redraw_interval": [-1], "linear_feature_seed": ["0"],
 }
 SEQ_LEN = 6
 
