@@ -7,6 +7,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, DynamicCache
 
+from hf_variants.convert import to_native
 from hf_variants.core.attention import Attention
 from hf_variants.core.compat import output_cache
 from hf_variants.core.linear_attention import FavorFeatures, LinearAttentionState, bidirectional_linear
@@ -254,6 +255,14 @@ def test_type_errors_name_the_field():
         tiny_config("llama", attention_type="linear", linear_num_features="many")
     with pytest.raises(TypeError, match="attention_type"):
         tiny_config("llama", attention_type=1)
+
+
+@pytest.mark.parametrize("feature_map", ["elu", "favor"])
+def test_no_native_model_expresses_linear_attention(feature_map):
+    model = AutoModelForCausalLM.from_config(tiny_config("llama", attention_type="linear",
+                                                         linear_feature_map=feature_map))
+    with pytest.raises(ValueError, match="attention_type='linear' \\(native llama needs 'softmax'\\)"):
+        to_native(model)
 
 
 def test_call_time_refusals():
