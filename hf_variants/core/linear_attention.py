@@ -7,15 +7,16 @@ Feature maps φ (`linear_feature_map`):
   W holds `linear_num_features` (m) rows drawn in orthogonal blocks with chi-distributed norms. W is a persistent
   buffer (saved and loaded with the weights); in training it is redrawn every `linear_redraw_interval` forward
   passes of the stack (0 = never), from `linear_feature_seed` when set (draw n of layer l is seeded with
-  seed + 7919 l + 104729 n) or else from torch's global RNG. Eval never redraws.
+  seed + 7919 l + 104729 n; the draw count restarts at 0 in a new process) or else from torch's global RNG. Eval
+  never redraws.
 
 Bidirectional attention sums over every key; causal attention sums over the prefix, computed chunk by chunk (a
 masked quadratic form inside a chunk of `CHUNK` tokens, the running sums across chunks), so time and memory grow
 linearly with length. Cached generation keeps only the running sums S = Σ φ(k) vᵀ and z = Σ φ(k) per layer
 (`LinearAttentionState`, a layer of transformers' DynamicCache): O(1) memory and work per generated token.
 
-Design choices: RoPE (when configured) rotates q and k before the feature map (as in Performer/RoFormer practice
-for linear attention), so φ stays positive. Padded keys get φ(k) = 0 and contribute nothing. φ and the sums run in
+Design choices: RoPE (when configured) rotates q and k before the feature map (as performer-pytorch does; RoFormer
+instead rotates φ(q), φ(k) in the numerator only), so φ and every normaliser stay positive. Padded keys get φ(k) = 0 and contribute nothing. φ and the sums run in
 float32. Queries whose prefix holds no key (left padding) get a zero output instead of 0/0. There are no
 attention weights: attention-probability dropout has nothing to act on and is not applied, and
 `output_attentions` is refused. Only self-attention is linear; an encoder-decoder's cross-attention stays softmax.
