@@ -77,8 +77,13 @@ GOOD: dict[str, list] = {
     "eos_token_id": [None, 2, [2, 3]],
     "tie_word_embeddings": [True, False],
     "attention_score": ["scaled_dot", "dot", "general", "additive"],
-    "attention_type": ["softmax", "linformer"],
+    "attention_type": ["softmax", "linformer", "linear"],
     "linformer_k": [None, 2, 4],
+    # linear attention (issue 15)
+    "linear_feature_map": ["elu", "favor"],
+    "linear_num_features": [None, 1, 7],
+    "linear_redraw_interval": [0, 1],
+    "linear_feature_seed": [None, 0],
 }
 # Wrong types and values: each must be refused naming its field.
 BAD: dict[str, list] = {
@@ -96,8 +101,10 @@ BAD: dict[str, list] = {
     "moe_implementation": ["fast"], "hidden_dropout_prob": [1.0, NAN, "0.1"], "attention_probs_dropout_prob": [-0.1],
     "activation_dropout": [INF], "classifier_dropout": [2.0], "initializer_range": [-0.02, NAN],
     "pad_token_id": [99, 200, -1], "bos_token_id": [99, "1"], "eos_token_id": [[2, 500], 500, -3],
-    "tie_word_embeddings": ["yes"], "attention_score": ["cosine", 1], "attention_type": ["performer", None],
+    "tie_word_embeddings": ["yes"], "attention_score": ["cosine", 1], "attention_type": ["performer", "kernel", None],
     "linformer_k": [0, 2.0],
+    "linear_feature_map": ["relu"], "linear_num_features": [0, 2.0],
+    "linear_redraw_interval": [-1], "linear_feature_seed": ["0"],
 }
 SEQ_LEN = 6
 

@@ -155,6 +155,9 @@ def native_incompatibilities(config, spec: VariantSpec) -> list[str]:
         actual = getattr(config, field_name)
         if actual != expected:
             problems.append(f"{field_name}={actual!r} (native {spec.native.model_type} needs {expected!r})")
+    attention_type = getattr(config, "attention_type", "softmax")
+    if attention_type != "softmax" and "attention_type" not in spec.native.requires:  # no native kernelised attention
+        problems.append(f"attention_type={attention_type!r} (native {spec.native.model_type} needs 'softmax')")
     return problems
 
 

@@ -14,6 +14,7 @@ from torch import nn
 from .attention_scores import build_score, score_scaling
 from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
 from .linformer import LinformerProjection
+from .linear_attention import build_feature_map, linear_attention
 from .masks import additive
 from .paged import is_paged
 from .paged import update as paged_update
@@ -81,6 +82,8 @@ class Attention(nn.Module):
         self.score = build_score(config, self.num_heads, self.head_dim)
         linformer = config.attention_type == "linformer" and not self.is_causal and not is_cross_attention
         self.linformer = LinformerProjection(config) if linformer else None
+        linear = config.attention_type == "linear" and not is_cross_attention  # core/linear_attention.py
+        self.feature_map = build_feature_map(config, layer_idx) if linear else None
 
     def _project(self, proj: nn.Linear, states: torch.Tensor) -> torch.Tensor:
         return proj(states).view(*states.shape[:-1], -1, self.head_dim).transpose(1, 2)
@@ -121,6 +124,9 @@ class Attention(nn.Module):
             key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
             if position_embeddings is not None:
                 query, key = apply_rotary(query, key, *position_embeddings)
+            if self.feature_map is not None:  # linear attention: a recurrent state instead of keys/values
+                output = linear_attention(self, query, key, value, attention_mask, cache, layer_idx, output_attentions)
+                return self.o_proj(output.reshape(*hidden_states.shape[:-1], -1)), None
             if is_paged(cache):  # continuous batching: the pages take this step's keys/values
                 key, value = paged_update(cache, key, value, layer_idx, kwargs)
             elif cache is not None:

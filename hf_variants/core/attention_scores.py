@@ -25,7 +25,7 @@ from .linformer import validate_linformer
 
 ATTENTION_SCORES = ("scaled_dot", "dot", "general", "additive")
 # The linear-attention work adds "linear" (core/linear_attention.py).
-ATTENTION_TYPES = ("softmax", "linformer")
+ATTENTION_TYPES = ("softmax", "linformer", "linear")
 # Every native transformers model scores with scaled dot-product softmax attention: `to_native` requires these.
 NATIVE_DEFAULTS = {"attention_score": "scaled_dot", "attention_type": "softmax"}
 

@@ -21,7 +21,7 @@ from dataclasses import fields
 
 import transformers
 from packaging.version import Version
-from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache  # noqa: F401 (re-exported)
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer, EncoderDecoderCache  # noqa: F401 (re-exported)
 from transformers.generation.continuous_batching.cache import PagedAttentionCache  # noqa: F401 (re-exported)
 from transformers.generation.continuous_batching.input_outputs import PagedAttentionArgs
 from transformers.masking_utils import (  # noqa: F401 (re-exported)

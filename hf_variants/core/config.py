@@ -16,6 +16,7 @@ from transformers.activations import ACT2FN
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
 from .attention_scores import validate_attention_kind
+from .linear_attention import validate_linear_attention
 
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rope", "alibi", "relative_bias", "none")
 ABSOLUTE_POSITION_TYPES = ("learned", "sinusoidal")
@@ -199,9 +200,20 @@ class HfvConfig(PreTrainedConfig):
     # A set attention_scale multiplies any kind; None = head_dim**-0.5 for "scaled_dot", 1.0 for the others.
     attention_score: str = "scaled_dot"
     # "softmax" (full attention) | "linformer" (keys/values projected along the sequence to linformer_k rows;
-    # encoders only, core/linformer.py).
+    # encoders only, core/linformer.py) | "linear" (kernelised φ(q) Σ φ(k) vᵀ / φ(q) Σ φ(k), O(length) time and
+    # memory, causal generation with an O(1)-per-token recurrent state; core/linear_attention.py).
     attention_type: str = "softmax"
     linformer_k: int | None = None
+    # linear attention: refused with ALiBi/T5 biases, sliding_window and output_attentions; cross-attention stays
+    # softmax.
+    # "elu" (elu + 1, Katharopoulos et al. 2020) or "favor" (Performer FAVOR+ positive orthogonal random features).
+    linear_feature_map: str = "elu"
+    # "favor": number of random features m; None = round(head_dim * ln(head_dim)) (Performer's default).
+    linear_num_features: int | None = None
+    # "favor": redraw the features every this many training forward passes (0 = never); eval never redraws.
+    linear_redraw_interval: int = 1000
+    # "favor": seed of the feature draws (fixed features across builds); None = torch's global RNG.
+    linear_feature_seed: int | None = None
 
     # --- heads ---------------------------------------------------------------------------------
     # Activation of the MLM head transform; None = hidden_act (RoBERTa and ELECTRA's generator use "gelu").
@@ -417,6 +429,7 @@ class HfvConfig(PreTrainedConfig):
         self._validate_positions()
         self._validate_experts()
         validate_attention_kind(self)
+        validate_linear_attention(self)
         _allowed("initializer_scheme", self.initializer_scheme, INITIALIZER_SCHEMES)
         if self.token_types_in_word_embeddings and self.type_vocab_size:
             raise ValueError(f"token_types_in_word_embeddings=True reads token types from the word table: "

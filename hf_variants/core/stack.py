@@ -13,6 +13,7 @@ from torch import nn
 
 from .block import TransformerBlock
 from .linformer import key_padding
+from .linear_attention import stack_mask as linear_stack_mask
 from .masks import attention_backend, cross_attention_mask, self_attention_mask
 from .norms import build_norm
 from .paged import FULL_ATTENTION as PAGED_FULL_ATTENTION
@@ -102,6 +103,8 @@ class TransformerStack(nn.Module):
         cross_mask = None
         if is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
             mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
+        elif self.config.attention_type == "linear":  # no score matrix: the padding of the new keys (and redraws)
+            mask, attn_implementation = linear_stack_mask(self, attention_mask, seq_length), None
         else:
             bias = None
             if self.position_bias is not None:

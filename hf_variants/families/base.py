@@ -11,6 +11,7 @@ from ..core.compat import CACHE_KWARGS, check_forward_kwargs
 from ..core.config import HfvConfig
 from ..core.init import init_module
 from ..core.inputs import checking_inputs
+from ..core.linear_attention import FavorFeatures
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
 from .weight_files import remove_stale_weights, weight_files
 
@@ -69,6 +70,8 @@ class HfvPreTrainedModel(PreTrainedModel):
             init.copy_(module.table, sinusoidal_table(module.num_positions, module.dim))
         elif isinstance(module, AlibiBias):
             init.copy_(module.slopes, alibi_slopes(module.num_heads))
+        elif isinstance(module, FavorFeatures):
+            init.copy_(module.projection, module.draw(module.draws))
 
     def floating_point_ops(self, input_dict: dict, exclude_embeddings: bool = True) -> int:
         """Forward + backward FLOPs of this batch by element (hf_variants.accounting, installed as `flop_counter` on
