@@ -100,9 +100,10 @@ class Attention(nn.Module):
         key_value_states: torch.Tensor | None = None,
         layer_idx: int | None = None,
         attn_implementation: str | None = None,
-        output_attentions: bool = False,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(output, attention weights or None): the weights are recorded from here by the model's output capturing;
+        only the eager kernel materialises them, and the stack picks it when they are recorded."""
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
         query = self._project(self.q_proj, hidden_states)
         if self.is_cross_attention:
@@ -119,9 +120,9 @@ class Attention(nn.Module):
                 key, value = cache.update(key, value, layer_idx)
 
         implementation = attn_implementation or self.config._attn_implementation
-        if output_attentions or implementation == PAGED_EAGER:
-            # only the eager kernel materialises the weights; it is also the paged eager kernel (the pages are
-            # read above, the mask continuous batching builds is additive)
+        if implementation == PAGED_EAGER:
+            # the paged eager kernel is the eager one (the pages are read above, the mask continuous batching builds
+            # is additive)
             implementation = "eager"
         if implementation == "eager":  # a mask built for sdpa (True = attend) must become additive here
             attention_mask = additive(attention_mask, query.dtype)
@@ -138,4 +139,4 @@ class Attention(nn.Module):
             **kwargs,
         )
         output = self.o_proj(output.reshape(*hidden_states.shape[:-1], -1).contiguous())
-        return output, (weights if output_attentions else None)
+        return output, weights

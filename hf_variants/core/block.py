@@ -43,10 +43,8 @@ class TransformerBlock(GradientCheckpointingLayer):
     def _residual(self, hidden_states, norm, sublayer, dropout=None):
         dropout = self.dropout if dropout is None else dropout
         if self.pre_norm:
-            output, extra = sublayer(norm(hidden_states))
-            return hidden_states + dropout(output), extra
-        output, extra = sublayer(hidden_states)
-        return norm(hidden_states + dropout(output)), extra
+            return hidden_states + dropout(sublayer(norm(hidden_states)))
+        return norm(hidden_states + dropout(sublayer(hidden_states)))
 
     def forward(
         self,
@@ -58,30 +56,26 @@ class TransformerBlock(GradientCheckpointingLayer):
         cache=None,
         layer_idx: int | None = None,
         attn_implementation: str | None = None,
-        output_attentions: bool = False,
         **kwargs,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        """Returns (hidden_states, self-attention weights, cross-attention weights, router logits)."""
-        attention_kwargs = dict(cache=cache, layer_idx=layer_idx, attn_implementation=attn_implementation,
-                                output_attentions=output_attentions, **kwargs)
-        hidden_states, self_weights = self._residual(
+    ) -> torch.Tensor:
+        """Returns the hidden states only: attention weights and router logits are recorded from the attention and
+        MoE modules' outputs by the model's output capturing (core/recording.py)."""
+        attention_kwargs = dict(cache=cache, layer_idx=layer_idx, attn_implementation=attn_implementation, **kwargs)
+        hidden_states = self._residual(
             hidden_states, self.self_attn_norm,
-            lambda x: self.self_attn(x, attention_mask, position_embeddings=position_embeddings, **attention_kwargs),
+            lambda x: self.self_attn(x, attention_mask, position_embeddings=position_embeddings, **attention_kwargs)[0],
             self.attn_dropout,
         )
-        cross_weights = None
         if self.cross_attn is not None:
             if encoder_hidden_states is None:
                 raise ValueError("this layer has cross-attention: pass encoder_hidden_states")
-            hidden_states, cross_weights = self._residual(
+            hidden_states = self._residual(
                 hidden_states, self.cross_attn_norm,
                 lambda x: self.cross_attn(x, encoder_attention_mask, key_value_states=encoder_hidden_states,
-                                          **attention_kwargs),
+                                          **attention_kwargs)[0],
             )
-        hidden_states, router_logits = self._residual(hidden_states, self.mlp_norm, self._channel_mix,
-                                                      self.mlp_dropout)
-        return hidden_states, self_weights, cross_weights, router_logits
+        return self._residual(hidden_states, self.mlp_norm, self._channel_mix, self.mlp_dropout)
 
     def _channel_mix(self, hidden_states):
         output = self.mlp(hidden_states)
-        return output if isinstance(output, tuple) else (output, None)
+        return output[0] if isinstance(output, tuple) else output  # a mixture of experts: (output, router logits)
