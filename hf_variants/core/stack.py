@@ -26,7 +26,6 @@ from .paged import layer_mask as paged_layer_mask
 from .paged import past_length as paged_past_length
 from .positions import RotaryEmbedding, build_position_bias
 
-
 # The output flags transformers' output capturing reads at the base model; the stack only reads
 # `output_attentions` (to pick the kernel that materialises the weights) and passes none of them to the layers.
 OUTPUT_FLAGS = ("output_attentions", "output_hidden_states", "output_router_logits")
