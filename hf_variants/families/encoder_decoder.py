@@ -23,7 +23,9 @@ from .encoder_decoder_model import (  # noqa: F401 (re-exported: the family's pu
     EncoderDecoderPreTrainedModel,
     Seq2SeqDecoder,
     Seq2SeqEncoder,
+    Seq2SeqLMAccessors,
     Seq2SeqModelOutputWithRouter,
+    SharedEmbeddingsAccessors,
     shift_tokens_right,
 )
 from .losses import count_items, items_share, pop_loss_kwargs, unshifted_token_loss
@@ -77,7 +79,7 @@ class Seq2SeqLMOutputWithAux(Seq2SeqLMOutput):
     decoder_router_logits: tuple[torch.Tensor, ...] | None = None
 
 
-class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, GenerationMixin):
+class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderPreTrainedModel, GenerationMixin):
     """Seq2seq LM: `labels` become decoder inputs by shifting right behind `decoder_start_token_id`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.shared.weight"}
@@ -99,21 +101,6 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
             self.final_logits_bias = None
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.model.shared
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.model.set_input_embeddings(value)
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head
-
-    def set_output_embeddings(self, value: nn.Linear) -> None:
-        self.lm_head = value
-
-    def get_encoder(self, modality: str | None = None) -> Seq2SeqEncoder:
-        return self.model.encoder
-
     def get_decoder(self) -> Seq2SeqDecoder:
         return self.model.decoder
 
@@ -124,9 +111,6 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
             extra = old.new_zeros(1, max(0, size - old.shape[-1]))
             self.final_logits_bias = nn.Buffer(torch.cat([old[:, :size], extra], dim=1))
         return embeddings
-
-    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
-        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
     @can_return_tuple
     def forward(
@@ -175,7 +159,7 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
                                       decoder_router_logits=outputs.decoder_router_logits, **_seq2seq_fields(outputs))
 
 
-class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
+class EncoderDecoderForSequenceClassification(SharedEmbeddingsAccessors, EncoderDecoderPreTrainedModel):
     """Classifies from the decoder state at the last EOS token of each input (BART/T5 style). The loss is a mean
     over sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
 
@@ -187,15 +171,6 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
         self.model = EncoderDecoderModel(config)
         self.classification_head = SequenceClassificationHead(config, config.num_labels)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.model.shared
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.model.set_input_embeddings(value)
-
-    def get_encoder(self, modality: str | None = None) -> Seq2SeqEncoder:
-        return self.model.encoder
 
     @can_return_tuple
     def forward(

@@ -209,6 +209,35 @@ class Seq2SeqDecoder(Seq2SeqStack):
         super().__init__(config, embed_tokens, is_decoder=True)
 
 
+class SharedEmbeddingsAccessors:
+    """What transformers reads on an encoder-decoder head whose base model is `self.model` with a `shared` token
+    table: the input embeddings and the encoder (generation runs it once). Shared by the transformer and the
+    recurrent encoder-decoder heads."""
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.shared
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_encoder(self, modality: str | None = None) -> nn.Module:
+        return self.model.encoder
+
+
+class Seq2SeqLMAccessors(SharedEmbeddingsAccessors):
+    """A seq2seq LM head's accessors: besides the shared table, the LM head `self.lm_head` (tied to it when
+    `tie_word_embeddings`) and the decoder inputs derived from labels."""
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
+
+
 @dataclass
 class Seq2SeqModelOutputWithRouter(Seq2SeqModelOutput):
     """`router_logits` holds the encoder's then the decoder's MoE layers; the balancing losses use each stack's own."""
