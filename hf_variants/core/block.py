@@ -43,8 +43,10 @@ class TransformerBlock(GradientCheckpointingLayer):
     def _residual(self, hidden_states, norm, sublayer, dropout=None):
         dropout = self.dropout if dropout is None else dropout
         if self.pre_norm:
-            return hidden_states + dropout(sublayer(norm(hidden_states)))
-        return norm(hidden_states + dropout(sublayer(hidden_states)))
+            output, extra = sublayer(norm(hidden_states))
+            return hidden_states + dropout(output), extra
+        output, extra = sublayer(hidden_states)
+        return norm(hidden_states + dropout(output)), extra
 
     def forward(
         self,
@@ -57,25 +59,27 @@ class TransformerBlock(GradientCheckpointingLayer):
         layer_idx: int | None = None,
         attn_implementation: str | None = None,
         **kwargs,
-    ) -> torch.Tensor:
-        """Returns the hidden states only: attention weights and router logits are recorded from the attention and
-        MoE modules' outputs by the model's output capturing (core/recording.py)."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns (hidden states, router logits or None). Attention weights are recorded from the attention modules
+        by the model's output capturing (core/recording.py). The router logits are recorded from this output, not
+        from the MoE module: under reentrant checkpointing only a checkpointed layer's outputs carry gradients, and
+        the balancing loss must reach the router."""
         attention_kwargs = dict(cache=cache, layer_idx=layer_idx, attn_implementation=attn_implementation, **kwargs)
-        hidden_states = self._residual(
+        hidden_states, _ = self._residual(  # (the weights are recorded from the attention's output)
             hidden_states, self.self_attn_norm,
-            lambda x: self.self_attn(x, attention_mask, position_embeddings=position_embeddings, **attention_kwargs)[0],
+            lambda x: self.self_attn(x, attention_mask, position_embeddings=position_embeddings, **attention_kwargs),
             self.attn_dropout,
         )
         if self.cross_attn is not None:
             if encoder_hidden_states is None:
                 raise ValueError("this layer has cross-attention: pass encoder_hidden_states")
-            hidden_states = self._residual(
+            hidden_states, _ = self._residual(
                 hidden_states, self.cross_attn_norm,
                 lambda x: self.cross_attn(x, encoder_attention_mask, key_value_states=encoder_hidden_states,
-                                          **attention_kwargs)[0],
+                                          **attention_kwargs),
             )
         return self._residual(hidden_states, self.mlp_norm, self._channel_mix, self.mlp_dropout)
 
     def _channel_mix(self, hidden_states):
         output = self.mlp(hidden_states)
-        return output[0] if isinstance(output, tuple) else output  # a mixture of experts: (output, router logits)
+        return output if isinstance(output, tuple) else (output, None)

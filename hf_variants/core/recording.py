@@ -1,12 +1,15 @@
 """What a base model records from its layers: transformers' output capturing, declared once for every stack.
 
-Layers return hidden states only. A base model whose forward is decorated with `records_outputs` gets forward
-hooks (installed once, active only while a forward asks for an output) on:
+Layers return their hidden states (and a MoE layer its router logits); nothing is collected by hand. A base model
+whose forward is decorated with `records_outputs` gets forward hooks (installed once, active only while a forward
+asks for an output) on:
 - every `TransformerBlock` call: the hidden states, the first block's input (the embeddings output) first. A block
   shared by several layers (ALBERT) records each call, so there is one entry per layer as in native ALBERT; the last
   entry is replaced by the base model's `last_hidden_state` (the normed output, transformers' convention);
 - the `self_attn` / `cross_attn` attention modules: their weights (index 1 of their output);
-- every `SparseMoE`: its router logits (index 1), which the balancing losses read.
+- the router logits a mixture-of-experts block returns next to its hidden states (index 1 of a block's output,
+  None on dense blocks), which the balancing losses read: taken from the block's output rather than from the MoE
+  module so that they keep their gradient under reentrant checkpointing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from collections.abc import Callable
 from .attention import Attention
 from .block import TransformerBlock
 from .compat import OutputRecorder, capture_outputs
-from .moe import SparseMoE
 
 
 def recordable_outputs(cross_attention: bool = False) -> dict[str, type | OutputRecorder]:
@@ -26,7 +28,7 @@ def recordable_outputs(cross_attention: bool = False) -> dict[str, type | Output
     outputs = {
         "hidden_states": TransformerBlock,
         "attentions": OutputRecorder(Attention, index=1, layer_name="self_attn"),
-        "router_logits": OutputRecorder(SparseMoE, index=1),
+        "router_logits": OutputRecorder(TransformerBlock, index=1),
     }
     if cross_attention:
         outputs["cross_attentions"] = OutputRecorder(Attention, index=1, layer_name="cross_attn")

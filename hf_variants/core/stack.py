@@ -127,7 +127,7 @@ class TransformerStack(nn.Module):
         for layer_idx in range(self.num_layers):
             # Tensors that may carry gradients (hidden and encoder states, a mask holding a learned position bias)
             # go positionally: reentrant checkpointing routes gradients only through positional tensor arguments.
-            hidden_states = self.block_for_layer(layer_idx)(
+            hidden_states, _ = self.block_for_layer(layer_idx)(  # (router logits are recorded, not collected)
                 hidden_states,
                 mask,
                 rotary,

@@ -130,7 +130,8 @@ class DecoderModel(DecoderPreTrainedModel):
 
         hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids, past_length)
         stack = self.decoder(hidden, attention_mask=attention_mask, position_ids=position_ids, cache=cache, **kwargs)
-        return DecoderModelOutput(last_hidden_state=stack.last_hidden_state, **cache_output(cache if use_cache else None))
+        return DecoderModelOutput(last_hidden_state=stack.last_hidden_state,
+                                  **cache_output(cache if use_cache else None))
 
 
 class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, GenerationMixin):

@@ -127,7 +127,8 @@ class EncoderModel(EncoderPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         **kwargs,
     ) -> EncoderModelOutput:
-        """Hidden states, attentions and router logits are recorded (`output_attentions=True`, ...: core/recording.py)."""
+        """Hidden states, attentions and router logits are recorded (`output_attentions=True`, ...:
+        core/recording.py)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if position_ids is None:

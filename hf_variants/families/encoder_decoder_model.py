@@ -136,7 +136,9 @@ class Seq2SeqStack(TransformerStack, EncoderDecoderPreTrainedModel):
         self.is_decoder = is_decoder
         self.embeddings = Embeddings(config, with_word_embeddings=False)
         self.set_embed_tokens(embed_tokens)
-        self.post_init()
+        # No `post_init()` here: the model that holds both sides initialises them in module order (shared table,
+        # encoder, decoder: the same random draws as before the sides were PreTrainedModels) and its parallel plans
+        # already name `encoder.layers.*` / `decoder.layers.*` (a side's own post_init would prefix them twice).
 
     def set_embed_tokens(self, embed_tokens: nn.Embedding) -> None:
         self.__dict__["embed_tokens"] = embed_tokens  # bypasses nn.Module registration on purpose
