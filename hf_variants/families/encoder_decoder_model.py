@@ -161,8 +161,11 @@ class Seq2SeqStack(TransformerStack, EncoderDecoderPreTrainedModel):
         cache: EncoderDecoderCache | None = None,
         use_cache: bool | None = None,
         past_key_values: EncoderDecoderCache | None = None,
+        labels: torch.Tensor | None = None,
         **kwargs,
     ) -> Seq2SeqStackOutput:
+        """`labels` is accepted and ignored: `generate` hands the encoder the LM's model keywords (Seq2SeqTrainer's
+        predict passes labels)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         cache = resolve_cache(cache, past_key_values)
