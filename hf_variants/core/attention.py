@@ -13,8 +13,8 @@ from torch import nn
 
 from .attention_scores import build_score, score_scaling
 from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
-from .linformer import LinformerProjection
 from .linear_attention import build_feature_map, linear_attention
+from .linformer import LinformerProjection
 from .masks import additive
 from .paged import is_paged
 from .paged import update as paged_update
@@ -109,9 +109,10 @@ class Attention(nn.Module):
         key_value_states: torch.Tensor | None = None,
         layer_idx: int | None = None,
         attn_implementation: str | None = None,
-        output_attentions: bool = False,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(output, attention weights or None): the weights are recorded from here by the model's output capturing;
+        only the eager kernel materialises them, and the stack picks it when they are recorded."""
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
         query = self._project(self.q_proj, hidden_states)
         if self.is_cross_attention:
@@ -125,7 +126,7 @@ class Attention(nn.Module):
             if position_embeddings is not None:
                 query, key = apply_rotary(query, key, *position_embeddings)
             if self.feature_map is not None:  # linear attention: a recurrent state instead of keys/values
-                output = linear_attention(self, query, key, value, attention_mask, cache, layer_idx, output_attentions)
+                output = linear_attention(self, query, key, value, attention_mask, cache, layer_idx)
                 return self.o_proj(output.reshape(*hidden_states.shape[:-1], -1)), None
             if is_paged(cache):  # continuous batching: the pages take this step's keys/values
                 key, value = paged_update(cache, key, value, layer_idx, kwargs)
@@ -135,9 +136,9 @@ class Attention(nn.Module):
                 key, value = cache.update(key, value, layer_idx)
 
         implementation = attn_implementation or self.config._attn_implementation
-        if output_attentions or implementation == PAGED_EAGER:
-            # only the eager kernel materialises the weights; it is also the paged eager kernel (the pages are
-            # read above, the mask continuous batching builds is additive)
+        if implementation == PAGED_EAGER:
+            # the paged eager kernel is the eager one (the pages are read above, the mask continuous batching builds
+            # is additive)
             implementation = "eager"
         if implementation == "eager":  # a mask built for sdpa (True = attend) must become additive here
             attention_mask = additive(attention_mask, query.dtype)
@@ -156,4 +157,4 @@ class Attention(nn.Module):
             **kwargs,
         )
         output = self.o_proj(output.reshape(*hidden_states.shape[:-1], -1).contiguous())
-        return output, (weights if output_attentions else None)
+        return output, weights

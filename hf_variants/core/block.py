@@ -58,29 +58,27 @@ class TransformerBlock(GradientCheckpointingLayer):
         cache=None,
         layer_idx: int | None = None,
         attn_implementation: str | None = None,
-        output_attentions: bool = False,
         **kwargs,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        """Returns (hidden_states, self-attention weights, cross-attention weights, router logits)."""
-        attention_kwargs = dict(cache=cache, layer_idx=layer_idx, attn_implementation=attn_implementation,
-                                output_attentions=output_attentions, **kwargs)
-        hidden_states, self_weights = self._residual(
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns (hidden states, router logits or None). Attention weights are recorded from the attention modules
+        by the model's output capturing (core/recording.py). The router logits are recorded from this output, not
+        from the MoE module: under reentrant checkpointing only a checkpointed layer's outputs carry gradients, and
+        the balancing loss must reach the router."""
+        attention_kwargs = dict(cache=cache, layer_idx=layer_idx, attn_implementation=attn_implementation, **kwargs)
+        hidden_states, _ = self._residual(  # (the weights are recorded from the attention's output)
             hidden_states, self.self_attn_norm,
             lambda x: self.self_attn(x, attention_mask, position_embeddings=position_embeddings, **attention_kwargs),
             self.attn_dropout,
         )
-        cross_weights = None
         if self.cross_attn is not None:
             if encoder_hidden_states is None:
                 raise ValueError("this layer has cross-attention: pass encoder_hidden_states")
-            hidden_states, cross_weights = self._residual(
+            hidden_states, _ = self._residual(
                 hidden_states, self.cross_attn_norm,
                 lambda x: self.cross_attn(x, encoder_attention_mask, key_value_states=encoder_hidden_states,
                                           **attention_kwargs),
             )
-        hidden_states, router_logits = self._residual(hidden_states, self.mlp_norm, self._channel_mix,
-                                                      self.mlp_dropout)
-        return hidden_states, self_weights, cross_weights, router_logits
+        return self._residual(hidden_states, self.mlp_norm, self._channel_mix, self.mlp_dropout)
 
     def _channel_mix(self, hidden_states):
         output = self.mlp(hidden_states)

@@ -34,6 +34,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPast
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS, dynamic_rope_update  # noqa: F401 (re-exported)
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, slice_logits_to_keep  # noqa: F401 (re-exported)
 from transformers.utils.generic import TransformersKwargs, can_return_tuple  # noqa: F401 (re-exported)
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs  # noqa: F401 (re-exported)
 
 TRANSFORMERS_VERSION = Version(transformers.__version__)
 

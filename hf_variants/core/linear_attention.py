@@ -243,9 +243,13 @@ def state_layer(cache, layer_idx: int) -> LinearAttentionState:
 
 
 # --- hooks called by the stack and the attention module -------------------------------------------------------
-def stack_mask(stack: nn.Module, attention_mask: torch.Tensor | None, seq_length: int) -> torch.Tensor | None:
+def stack_mask(stack: nn.Module, attention_mask: torch.Tensor | None, seq_length: int,
+               output_attentions: bool = False) -> torch.Tensor | None:
     """What every linear layer of `stack` needs instead of a score mask: [B, new tokens] bool (True = a real key),
     or None when nothing is padded. Also one step of the FAVOR+ redraw schedule in training."""
+    if output_attentions:
+        raise ValueError("attention_type='linear' computes no attention weights: output_attentions=True is not "
+                         "available")
     if stack.training:
         for module in stack.modules():
             if isinstance(module, FavorFeatures):
@@ -259,12 +263,9 @@ def stack_mask(stack: nn.Module, attention_mask: torch.Tensor | None, seq_length
 
 
 def linear_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                     key_mask: torch.Tensor | None, cache, layer_idx: int, output_attentions: bool) -> torch.Tensor:
+                     key_mask: torch.Tensor | None, cache, layer_idx: int) -> torch.Tensor:
     """Self-attention of `module` (an `Attention` with a `feature_map`) on [B, H, L, D] projections: returns the
     heads' outputs as [B, L, H, D]. Causal modules read and advance the recurrent state in `cache` when given."""
-    if output_attentions:
-        raise ValueError("attention_type='linear' computes no attention weights: output_attentions=True is not "
-                         "available")
     if is_paged(cache):
         raise ValueError("attention_type='linear' keeps a recurrent state, not pages: continuous batching is not "
                          "supported")

@@ -2,6 +2,10 @@
 
 ALBERT-style sharing: `num_hidden_groups` blocks serve `num_hidden_layers` layers (layer i uses block
 i * groups // layers), so a fully shared ALBERT holds one block.
+
+The stack embeds nothing: the base model that owns it runs the embeddings first (families/). Hidden states,
+attention weights and router logits are not collected here: the base model records them from the layers' outputs
+(core/recording.py).
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import torch
 from torch import nn
 
 from .block import TransformerBlock
-from .linformer import key_padding
 from .linear_attention import stack_mask as linear_stack_mask
+from .linformer import key_padding
 from .masks import attention_backend, cross_attention_mask, self_attention_mask
 from .norms import build_norm
 from .paged import FULL_ATTENTION as PAGED_FULL_ATTENTION
@@ -24,14 +28,14 @@ from .paged import layer_mask as paged_layer_mask
 from .paged import past_length as paged_past_length
 from .positions import RotaryEmbedding, build_position_bias
 
+# The output flags transformers' output capturing reads at the base model; the stack only reads
+# `output_attentions` (to pick the kernel that materialises the weights) and passes none of them to the layers.
+OUTPUT_FLAGS = ("output_attentions", "output_hidden_states", "output_router_logits")
+
 
 @dataclass
 class StackOutput:
     last_hidden_state: torch.Tensor
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
-    cross_attentions: tuple[torch.Tensor, ...] | None = None
-    router_logits: tuple[torch.Tensor, ...] | None = None
 
 
 class TransformerStack(nn.Module):
@@ -39,6 +43,12 @@ class TransformerStack(nn.Module):
         """`num_layers` overrides `config.num_hidden_layers` (an encoder-decoder's decoder depth); without
         cross-layer sharing each of those layers gets its own block."""
         super().__init__()
+        self.build_stack(config, is_causal, has_cross_attention, num_layers)
+
+    def build_stack(self, config, is_causal: bool, has_cross_attention: bool = False,
+                    num_layers: int | None = None) -> None:
+        """Create the layers on `self`; a PreTrainedModel that is itself a stack (the encoder-decoder family's
+        encoder and decoder) calls it after its own `__init__`."""
         self.config = config
         self.is_causal = is_causal
         self.num_layers = config.num_hidden_layers if num_layers is None else num_layers
@@ -85,15 +95,15 @@ class TransformerStack(nn.Module):
         cache=None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         **kwargs,
     ) -> StackOutput:
-        """`output_attentions` / `output_hidden_states` default to the config's settings."""
+        """`output_attentions` (default: the config's) makes every layer run the eager kernel, the one that
+        materialises the weights the base model records."""
+        output_attentions = kwargs.pop("output_attentions", None)
+        for flag in OUTPUT_FLAGS:
+            kwargs.pop(flag, None)
         if output_attentions is None:
             output_attentions = self.config.output_attentions
-        if output_hidden_states is None:
-            output_hidden_states = self.config.output_hidden_states
         past_length = paged_past_length(cache)
         seq_length = hidden_states.shape[1]
         slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
@@ -104,7 +114,7 @@ class TransformerStack(nn.Module):
         if is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
             mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
         elif self.config.attention_type == "linear":  # no score matrix: the padding of the new keys (and redraws)
-            mask, attn_implementation = linear_stack_mask(self, attention_mask, seq_length), None
+            mask, attn_implementation = linear_stack_mask(self, attention_mask, seq_length, output_attentions), None
         else:
             bias = None
             if self.position_bias is not None:
@@ -121,12 +131,10 @@ class TransformerStack(nn.Module):
                                               backend=attn_implementation)
         rotary = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
 
-        all_hidden = [hidden_states] if output_hidden_states else None
-        all_attn, all_cross, all_router = [], [], []
         for layer_idx in range(self.num_layers):
             # Tensors that may carry gradients (hidden and encoder states, a mask holding a learned position bias)
             # go positionally: reentrant checkpointing routes gradients only through positional tensor arguments.
-            hidden_states, self_w, cross_w, router = self.block_for_layer(layer_idx)(
+            hidden_states, _ = self.block_for_layer(layer_idx)(  # (router logits are recorded, not collected)
                 hidden_states,
                 mask,
                 rotary,
@@ -135,24 +143,8 @@ class TransformerStack(nn.Module):
                 cache=cache,
                 layer_idx=layer_idx,
                 attn_implementation=attn_implementation,
-                output_attentions=output_attentions,
                 **kwargs,
             )
-            if output_hidden_states:
-                all_hidden.append(hidden_states)
-            all_attn.append(self_w)
-            all_cross.append(cross_w)
-            if router is not None:
-                all_router.append(router)
-
-        if self.final_norm is not None:
+        if self.final_norm is not None:  # the base model's recording ties the last hidden state to this output
             hidden_states = self.final_dropout(self.final_norm(hidden_states))
-            if output_hidden_states:  # transformers' convention: the last entry is the normed output
-                all_hidden[-1] = hidden_states
-        return StackOutput(
-            last_hidden_state=hidden_states,
-            hidden_states=tuple(all_hidden) if output_hidden_states else None,
-            attentions=tuple(all_attn) if output_attentions else None,
-            cross_attentions=tuple(all_cross) if output_attentions and encoder_hidden_states is not None else None,
-            router_logits=tuple(all_router) or None,
-        )
+        return StackOutput(last_hidden_state=hidden_states)

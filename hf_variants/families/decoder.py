@@ -31,6 +31,7 @@ from ..core.compat import (
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
 from ..core.paged import past_length as paged_past_length
+from ..core.recording import recordable_outputs, records_outputs
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
@@ -74,6 +75,7 @@ class DecoderCausalLMOutput(CausalLMOutputWithPast):
 
 class DecoderPreTrainedModel(HfvPreTrainedModel):
     config_class = DecoderConfig
+    _can_record_outputs = recordable_outputs()
 
 
 class DecoderModel(DecoderPreTrainedModel):
@@ -94,7 +96,7 @@ class DecoderModel(DecoderPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
-    @can_return_tuple
+    @records_outputs
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -104,11 +106,11 @@ class DecoderModel(DecoderPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         token_type_ids: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         past_key_values: Cache | None = None,
         **kwargs,
     ) -> DecoderModelOutput:
+        """Hidden states, attentions and router logits are recorded (`output_attentions=True`, ...:
+        core/recording.py)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         cache = resolve_cache(cache, past_key_values)
@@ -126,22 +128,9 @@ class DecoderModel(DecoderPreTrainedModel):
             attention_mask = attention_mask.to(reference.device)
 
         hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids, past_length)
-        stack = self.decoder(
-            hidden,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            cache=cache,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            **kwargs,
-        )
-        return DecoderModelOutput(
-            last_hidden_state=stack.last_hidden_state,
-            **cache_output(cache if use_cache else None),
-            hidden_states=stack.hidden_states,
-            attentions=stack.attentions,
-            router_logits=stack.router_logits,
-        )
+        stack = self.decoder(hidden, attention_mask=attention_mask, position_ids=position_ids, cache=cache, **kwargs)
+        return DecoderModelOutput(last_hidden_state=stack.last_hidden_state,
+                                  **cache_output(cache if use_cache else None))
 
 
 class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, GenerationMixin):
@@ -180,8 +169,6 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         token_type_ids: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         past_key_values: Cache | None = None,
         **kwargs,
     ) -> DecoderCausalLMOutput:
@@ -189,7 +176,7 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
         outputs = self.model(
             input_ids, attention_mask=attention_mask, position_ids=position_ids,
             cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,
-            token_type_ids=token_type_ids, output_attentions=output_attentions, output_hidden_states=output_hidden_states, **kwargs,
+            token_type_ids=token_type_ids, **kwargs,
         )
         # Only the positions whose logits are needed go through the (vocabulary-sized) head: 1 during generation.
         hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
@@ -253,8 +240,6 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
         token_type_ids: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         past_key_values: Cache | None = None,
         **kwargs,
     ) -> SequenceClassifierOutputWithPast:
@@ -262,7 +247,7 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
         outputs = self.model(
             input_ids, attention_mask=attention_mask, position_ids=position_ids,
             cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,
-            token_type_ids=token_type_ids, output_attentions=output_attentions, output_hidden_states=output_hidden_states, **kwargs,
+            token_type_ids=token_type_ids, **kwargs,
         )
         logits = self.score(outputs.last_hidden_state)
         batch_size = logits.shape[0]

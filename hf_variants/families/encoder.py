@@ -28,6 +28,7 @@ from ..core.heads import (
     SequenceClassificationHead,
     classifier_dropout,
 )
+from ..core.recording import recordable_outputs, records_outputs
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .losses import add_aux_loss, binary_token_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
@@ -95,6 +96,7 @@ class EncoderModelOutput(BaseModelOutputWithPoolingAndCrossAttentions):
 
 class EncoderPreTrainedModel(HfvPreTrainedModel):
     config_class = EncoderConfig
+    _can_record_outputs = recordable_outputs()
 
 
 class EncoderModel(EncoderPreTrainedModel):
@@ -117,7 +119,7 @@ class EncoderModel(EncoderPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
-    @can_return_tuple
+    @records_outputs
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -125,28 +127,18 @@ class EncoderModel(EncoderPreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         **kwargs,
     ) -> EncoderModelOutput:
+        """Hidden states, attentions and router logits are recorded (`output_attentions=True`, ...:
+        core/recording.py)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if position_ids is None:
             self.embeddings.check_length((input_ids if input_ids is not None else inputs_embeds).shape[1])
         hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids)
-        stack = self.encoder(
-            hidden,
-            attention_mask=attention_mask,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            **kwargs,
-        )
+        sequence = self.encoder(hidden, attention_mask=attention_mask, **kwargs).last_hidden_state
         return EncoderModelOutput(
-            last_hidden_state=stack.last_hidden_state,
-            pooler_output=self.pooler(stack.last_hidden_state) if self.pooler is not None else None,
-            hidden_states=stack.hidden_states,
-            attentions=stack.attentions,
-            router_logits=stack.router_logits,
+            last_hidden_state=sequence, pooler_output=self.pooler(sequence) if self.pooler is not None else None
         )
 
 
@@ -167,13 +159,10 @@ class EncoderForMaskedLM(EncoderPreTrainedModel):
 
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
-                **kwargs) -> MaskedLMOutput:
+                inputs_embeds=None, labels=None, **kwargs) -> MaskedLMOutput:
         loss_kwargs = pop_loss_kwargs(kwargs)
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds,
-                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             **kwargs)
+                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
         logits = self.lm_head(outputs.last_hidden_state)
         loss = None
         if labels is not None:  # sum / num_items_in_batch when given (native BERT ignores it: docs/training_fidelity.md)
@@ -211,13 +200,10 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
 
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, next_sentence_label=None, sentence_order_label=None,
-                output_attentions=None, output_hidden_states=None, **kwargs) -> EncoderPreTrainingOutput:
+                inputs_embeds=None, labels=None, next_sentence_label=None, sentence_order_label=None, **kwargs) -> EncoderPreTrainingOutput:
         loss_kwargs = pop_loss_kwargs(kwargs)
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds,
-                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             **kwargs)
+                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
         sequence = outputs.last_hidden_state
         result = EncoderPreTrainingOutput(hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         # Token-level parts (MLM, replaced-token detection) are sums / num_items_in_batch when given; the sentence
@@ -268,13 +254,10 @@ class EncoderForSequenceClassification(EncoderPreTrainedModel):
 
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
-                **kwargs) -> SequenceClassifierOutput:
+                inputs_embeds=None, labels=None, **kwargs) -> SequenceClassifierOutput:
         pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds,
-                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             **kwargs)
+                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
         logits = self.classifier(outputs.last_hidden_state, outputs.pooler_output)
         loss = None
         if labels is not None:
@@ -301,8 +284,7 @@ class EncoderForMultipleChoice(EncoderPreTrainedModel):
 
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
-                **kwargs) -> MultipleChoiceModelOutput:
+                inputs_embeds=None, labels=None, **kwargs) -> MultipleChoiceModelOutput:
         pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
         reference = input_ids if input_ids is not None else inputs_embeds
         num_choices = reference.shape[1]
@@ -312,8 +294,7 @@ class EncoderForMultipleChoice(EncoderPreTrainedModel):
 
         outputs = self.model(flat(input_ids), attention_mask=flat(attention_mask),
                              token_type_ids=flat(token_type_ids), position_ids=flat(position_ids),
-                             inputs_embeds=flat(inputs_embeds), output_attentions=output_attentions,
-                             output_hidden_states=output_hidden_states, **kwargs)
+                             inputs_embeds=flat(inputs_embeds), **kwargs)
         logits = self.classifier(outputs.last_hidden_state, outputs.pooler_output).view(-1, num_choices)
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
         loss, _ = add_aux_loss(self, loss, outputs, attention_mask)

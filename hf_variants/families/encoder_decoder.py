@@ -1,286 +1,34 @@
-"""Encoder-decoder family (original Transformer, T5, ByT5, BART): shared embeddings, a bidirectional encoder, a
-causal decoder with cross-attention, and the seq2seq task heads.
+"""The encoder-decoder family's task heads (seq2seq LM, sequence classification) and their MoE losses.
 
-As in the encoder family, variants never subclass these by hand: `declare_variant` makes one named subclass per
-entry of `SEQ2SEQ_HEADS` with the variant's config class.
+The config and base model live in encoder_decoder_model.py (re-exported here). As in the encoder family, variants
+never subclass these by hand: `declare_variant` makes one named subclass per entry of `SEQ2SEQ_HEADS` with the
+variant's config class.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from transformers import GenerationMixin
-from transformers.modeling_outputs import (
-    BaseModelOutput,
-    BaseModelOutputWithPastAndCrossAttentions,
-    ModelOutput,
-    Seq2SeqLMOutput,
-    Seq2SeqModelOutput,
-    Seq2SeqSequenceClassifierOutput,
-)
+from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqSequenceClassifierOutput
 
-from ..core.compat import (
-    DynamicCache,
-    EncoderDecoderCache,
-    cache_output,
-    can_return_tuple,
-    output_cache,
-    resolve_cache,
-)
-from ..core.config import HfvConfig
-from ..core.embeddings import Embeddings, build_word_embeddings
+from ..core.compat import EncoderDecoderCache, cache_output, can_return_tuple, output_cache, resolve_cache
 from ..core.heads import SequenceClassificationHead
-from ..core.stack import TransformerStack
-from .base import HfvPreTrainedModel
+from .encoder_decoder_model import (  # noqa: F401 (re-exported: the family's public names)
+    EncoderDecoderConfig,
+    EncoderDecoderModel,
+    EncoderDecoderPreTrainedModel,
+    Seq2SeqDecoder,
+    Seq2SeqEncoder,
+    Seq2SeqLMAccessors,
+    Seq2SeqModelOutputWithRouter,
+    SharedEmbeddingsAccessors,
+    shift_tokens_right,
+)
 from .losses import add_aux_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
-from .plans import ENCODER_DECODER_FSDP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN, encoder_decoder_tp_plan
-
-
-class EncoderDecoderConfig(HfvConfig):
-    """Encoder-decoder config: `num_hidden_layers` is the encoder depth, `num_decoder_layers` the decoder's.
-
-    scale_decoder_outputs: multiply the decoder output by hidden_size**-0.5 before the LM head (T5 v1.0, whose
-    head is tied to the embeddings). final_logits_bias: a (non-trained) per-token bias on the logits (BART).
-    """
-
-    model_type = "hfv_encoder_decoder"
-    @property
-    def base_model_tp_plan(self) -> dict[str, str]:
-        """transformers' tensor-parallel plan of the base model, for this config's layers (families/plans.py)."""
-        return encoder_decoder_tp_plan(self)
-
-    base_model_fsdp_plan = ENCODER_DECODER_FSDP_PLAN
-    is_encoder_decoder: bool = True
-    # None = same depth as the encoder.
-    num_decoder_layers: int | None = None
-    decoder_start_token_id: int | None = 0
-    type_vocab_size: int = 0
-    classifier_pooling: str = "head"
-    scale_decoder_outputs: bool = False
-    final_logits_bias: bool = False
-    # The base model given no decoder inputs decodes the source shifted right (native BartModel); otherwise it
-    # refuses, as native T5 does.
-    decoder_reads_shifted_source: bool = False
-
-    def validate_elements(self) -> None:
-        super().validate_elements()
-        if self.classifier_pooling != "head":
-            raise ValueError(
-                f"classifier_pooling={self.classifier_pooling!r}: encoder-decoder models classify from the decoder "
-                "state at the last EOS token; allowed: 'head'"
-            )
-        if self.num_hidden_groups != self.num_hidden_layers and self.num_decoder_layers % self.num_hidden_groups:
-            raise ValueError(
-                f"num_hidden_groups={self.num_hidden_groups} must divide num_decoder_layers={self.num_decoder_layers} "
-                "(cross-layer sharing applies to both stacks)"
-            )
-        if self.num_experts and self.num_decoder_layers < self.moe_layer_frequency:
-            raise ValueError(
-                f"moe_layer_frequency={self.moe_layer_frequency} exceeds num_decoder_layers={self.num_decoder_layers}"
-            )
-
-    def get_text_config(self, decoder=None, encoder=None):
-        """The decoder view used to build generation caches: decoder depth, and no sliding-window cache layers
-        (the window is enforced by the mask; cross-attention caches must keep every encoder position)."""
-        config = super().get_text_config(decoder=decoder, encoder=encoder)
-        if decoder and not encoder:
-            config = copy.deepcopy(config) if config is self else config
-            config.num_hidden_layers = self.num_decoder_layers
-            config.sliding_window = None
-        return config
-
-
-def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None):
-    """Teacher forcing: decoder inputs are the labels shifted right behind the start token (-100 -> pad)."""
-    if decoder_start_token_id is None:
-        raise ValueError("decoder_start_token_id is None: set it in the config to derive decoder inputs from labels")
-    if pad_token_id is None:
-        raise ValueError("pad_token_id is None: set it in the config to derive decoder inputs from labels")
-    shifted = labels.new_full(labels.shape, decoder_start_token_id)
-    shifted[:, 1:] = labels[:, :-1]
-    return shifted.masked_fill(shifted == -100, pad_token_id)
-
-
-@dataclass
-class Seq2SeqStackOutput(BaseModelOutputWithPastAndCrossAttentions):
-    router_logits: tuple[torch.Tensor, ...] | None = None
-
-
-class Seq2SeqStack(TransformerStack):
-    """Positions/norm/dropout on the shared token embeddings, then a transformer stack.
-
-    The token table is the model's `shared` embedding, held here as a plain reference (not a submodule) so that
-    its weight appears once in the state dict whatever `tie_word_embeddings` says.
-    """
-
-    def __init__(self, config: EncoderDecoderConfig, embed_tokens: nn.Embedding, is_decoder: bool):
-        super().__init__(config, is_causal=is_decoder, has_cross_attention=is_decoder,
-                         num_layers=config.num_decoder_layers if is_decoder else None)
-        self.is_decoder = is_decoder
-        self.embeddings = Embeddings(config, with_word_embeddings=False)
-        self.set_embed_tokens(embed_tokens)
-
-    def set_embed_tokens(self, embed_tokens: nn.Embedding) -> None:
-        self.__dict__["embed_tokens"] = embed_tokens  # bypasses nn.Module registration on purpose
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        encoder_hidden_states: torch.Tensor | None = None,
-        encoder_attention_mask: torch.Tensor | None = None,
-        cache: EncoderDecoderCache | None = None,
-        use_cache: bool | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
-        **kwargs,
-    ) -> Seq2SeqStackOutput:
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        cache = resolve_cache(cache, past_key_values)
-        use_cache = self.config.use_cache if use_cache is None else use_cache
-        if self.training and any(layer.gradient_checkpointing for layer in self.layers):
-            use_cache = False  # recomputed layers must not append to the cache twice
-        if not (self.is_decoder and use_cache):
-            cache = None
-        elif cache is None:  # layers appended lazily, so any decoder depth fits
-            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
-        if inputs_embeds is None:
-            Embeddings._check_ids("input_ids", input_ids, self.config.vocab_size)
-            inputs_embeds = self.embed_tokens(input_ids)
-        past_length = cache.get_seq_length() if cache is not None else 0
-        if position_ids is None:
-            self.embeddings.check_length(inputs_embeds.shape[1], past_length)
-        hidden = self.embeddings(input_ids, inputs_embeds, position_ids=position_ids, past_length=past_length)
-        for name in ("cache_position", "return_dict"):  # positions come from the cache length; always a ModelOutput
-            kwargs.pop(name, None)
-        stack = super().forward(
-            hidden,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            cache=cache,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            **kwargs,
-        )
-        return Seq2SeqStackOutput(
-            last_hidden_state=stack.last_hidden_state,
-            **cache_output(cache),
-            hidden_states=stack.hidden_states,
-            attentions=stack.attentions,
-            cross_attentions=stack.cross_attentions,
-            router_logits=stack.router_logits,
-        )
-
-
-@dataclass
-class Seq2SeqModelOutputWithRouter(Seq2SeqModelOutput):
-    """`router_logits` holds the encoder's then the decoder's MoE layers; the balancing losses use each stack's own."""
-
-    router_logits: tuple[torch.Tensor, ...] | None = None
-    encoder_router_logits: tuple[torch.Tensor, ...] | None = None
-    decoder_router_logits: tuple[torch.Tensor, ...] | None = None
-
-
-class EncoderDecoderPreTrainedModel(HfvPreTrainedModel):
-    config_class = EncoderDecoderConfig
-    _no_split_modules = ["TransformerBlock"]
-
-    def _init_weights(self, module):
-        super()._init_weights(module)
-        if isinstance(module, EncoderDecoderForConditionalGeneration) and module.final_logits_bias is not None:
-            from transformers import initialization as init
-
-            init.zeros_(module.final_logits_bias)
-
-
-class EncoderDecoderModel(EncoderDecoderPreTrainedModel):
-    """Shared token embeddings -> encoder; decoder with causal self-attention and cross-attention."""
-
-    def __init__(self, config: EncoderDecoderConfig):
-        super().__init__(config)
-        self.shared = build_word_embeddings(config)
-        self.encoder = Seq2SeqStack(config, self.shared, is_decoder=False)
-        self.decoder = Seq2SeqStack(config, self.shared, is_decoder=True)
-        self.post_init()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.shared
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.shared = value
-        self.encoder.set_embed_tokens(value)
-        self.decoder.set_embed_tokens(value)
-
-    def get_encoder(self, modality: str | None = None) -> Seq2SeqStack:
-        return self.encoder
-
-    def get_decoder(self) -> Seq2SeqStack:
-        return self.decoder
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        decoder_input_ids: torch.Tensor | None = None,
-        decoder_attention_mask: torch.Tensor | None = None,
-        encoder_outputs: tuple | BaseModelOutput | None = None,
-        cache: EncoderDecoderCache | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        decoder_inputs_embeds: torch.Tensor | None = None,
-        use_cache: bool | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
-        **kwargs,
-    ) -> Seq2SeqModelOutputWithRouter:
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if input_ids is None or not self.config.decoder_reads_shifted_source:
-                raise ValueError("pass decoder_input_ids (or decoder_inputs_embeds, or labels to a task head); only "
-                                 "configs with decoder_reads_shifted_source=True (BART) decode the shifted source")
-            # BART-style denoising default: the decoder reads the (shifted) source.
-            decoder_input_ids = shift_tokens_right(input_ids, self.config.pad_token_id,
-                                                   self.config.decoder_start_token_id)
-        flags = dict(output_attentions=output_attentions, output_hidden_states=output_hidden_states)
-        if encoder_outputs is None:
-            encoder_outputs = self.encoder(input_ids, attention_mask, inputs_embeds, **flags, **kwargs)
-        elif not isinstance(encoder_outputs, ModelOutput):  # a tuple (last_hidden_state, hidden_states, attentions)
-            encoder_outputs = BaseModelOutput(*encoder_outputs)
-        decoder_outputs = self.decoder(
-            decoder_input_ids,
-            decoder_attention_mask,
-            decoder_inputs_embeds,
-            encoder_hidden_states=encoder_outputs.last_hidden_state,
-            encoder_attention_mask=attention_mask,
-            cache=resolve_cache(cache, past_key_values),
-            use_cache=use_cache,
-            **flags,
-            **kwargs,
-        )
-        encoder_router_logits = getattr(encoder_outputs, "router_logits", None)
-        router_logits = (encoder_router_logits or ()) + (decoder_outputs.router_logits or ())
-        return Seq2SeqModelOutputWithRouter(
-            last_hidden_state=decoder_outputs.last_hidden_state,
-            **cache_output(output_cache(decoder_outputs)),
-            decoder_hidden_states=decoder_outputs.hidden_states,
-            decoder_attentions=decoder_outputs.attentions,
-            cross_attentions=decoder_outputs.cross_attentions,
-            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states,
-            encoder_attentions=encoder_outputs.attentions,
-            router_logits=router_logits or None,
-            encoder_router_logits=encoder_router_logits,
-            decoder_router_logits=decoder_outputs.router_logits,
-        )
+from .plans import LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN
 
 
 def _seq2seq_fields(outputs: Seq2SeqModelOutputWithRouter) -> dict:
@@ -310,7 +58,7 @@ class Seq2SeqLMOutputWithAux(Seq2SeqLMOutput):
     decoder_router_logits: tuple[torch.Tensor, ...] | None = None
 
 
-class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, GenerationMixin):
+class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderPreTrainedModel, GenerationMixin):
     """Seq2seq LM: `labels` become decoder inputs by shifting right behind `decoder_start_token_id`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.shared.weight"}
@@ -332,22 +80,7 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
             self.final_logits_bias = None
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.model.shared
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.model.set_input_embeddings(value)
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head
-
-    def set_output_embeddings(self, value: nn.Linear) -> None:
-        self.lm_head = value
-
-    def get_encoder(self, modality: str | None = None) -> Seq2SeqStack:
-        return self.model.encoder
-
-    def get_decoder(self) -> Seq2SeqStack:
+    def get_decoder(self) -> Seq2SeqDecoder:
         return self.model.decoder
 
     def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing=True):
@@ -357,9 +90,6 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
             extra = old.new_zeros(1, max(0, size - old.shape[-1]))
             self.final_logits_bias = nn.Buffer(torch.cat([old[:, :size], extra], dim=1))
         return embeddings
-
-    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
-        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
     @can_return_tuple
     def forward(
@@ -374,8 +104,6 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
         decoder_inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         past_key_values: EncoderDecoderCache | None = None,
         **kwargs,
     ) -> Seq2SeqLMOutputWithAux:
@@ -386,9 +114,7 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
             decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
         outputs = self.model(
             input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
-            resolve_cache(cache, past_key_values), inputs_embeds, decoder_inputs_embeds, use_cache=use_cache,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, **kwargs,
+            resolve_cache(cache, past_key_values), inputs_embeds, decoder_inputs_embeds, use_cache=use_cache, **kwargs,
         )
         sequence = outputs.last_hidden_state
         if self.config.scale_decoder_outputs:
@@ -412,7 +138,7 @@ class EncoderDecoderForConditionalGeneration(EncoderDecoderPreTrainedModel, Gene
                                       decoder_router_logits=outputs.decoder_router_logits, **_seq2seq_fields(outputs))
 
 
-class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
+class EncoderDecoderForSequenceClassification(SharedEmbeddingsAccessors, EncoderDecoderPreTrainedModel):
     """Classifies from the decoder state at the last EOS token of each input (BART/T5 style). The loss is a mean
     over sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
 
@@ -425,15 +151,6 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
         self.classification_head = SequenceClassificationHead(config, config.num_labels)
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.model.shared
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.model.set_input_embeddings(value)
-
-    def get_encoder(self, modality: str | None = None) -> Seq2SeqStack:
-        return self.model.encoder
-
     @can_return_tuple
     def forward(
         self,
@@ -443,8 +160,6 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: tuple | BaseModelOutput | None = None,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
         **kwargs,
     ) -> Seq2SeqSequenceClassifierOutput:
         if input_ids is None:
@@ -460,8 +175,7 @@ class EncoderDecoderForSequenceClassification(EncoderDecoderPreTrainedModel):
             decoder_input_ids = shift_tokens_right(input_ids, self.config.pad_token_id,
                                                    self.config.decoder_start_token_id)
         outputs = self.model(input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
-                             use_cache=False, output_attentions=output_attentions,
-                             output_hidden_states=output_hidden_states, **kwargs)
+                             use_cache=False, **kwargs)
         hidden = outputs.last_hidden_state
         eos_mask = input_ids.eq(eos)
         counts = eos_mask.sum(1)

@@ -22,11 +22,9 @@ class _PerTokenHeadMixin:
     def _base_model(config) -> nn.Module:
         raise NotImplementedError
 
-    def _run_base(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions,
-                  output_hidden_states, kwargs):
+    def _run_base(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, kwargs):
         return self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                          position_ids=position_ids, inputs_embeds=inputs_embeds, output_attentions=output_attentions,
-                          output_hidden_states=output_hidden_states, **self._base_call_kwargs, **kwargs)
+                          position_ids=position_ids, inputs_embeds=inputs_embeds, **self._base_call_kwargs, **kwargs)
 
 
 class TokenClassificationMixin(_PerTokenHeadMixin):
@@ -46,11 +44,9 @@ class TokenClassificationMixin(_PerTokenHeadMixin):
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
                 inputs_embeds: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                output_attentions: bool | None = None, output_hidden_states: bool | None = None,
                 **kwargs) -> TokenClassifierOutput:
         loss_kwargs = pop_loss_kwargs(kwargs)
-        outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                                 output_attentions, output_hidden_states, kwargs)
+        outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, kwargs)
         logits = self.classifier(outputs.last_hidden_state)
         loss = self.loss_function(logits, labels, self.config, **loss_kwargs) if labels is not None else None
         share = items_share(count_items(labels, ignore_index=loss_kwargs.get("ignore_index", -100)),
@@ -77,11 +73,9 @@ class QuestionAnsweringMixin(_PerTokenHeadMixin):
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
                 inputs_embeds: torch.Tensor | None = None, start_positions: torch.Tensor | None = None,
-                end_positions: torch.Tensor | None = None, output_attentions: bool | None = None,
-                output_hidden_states: bool | None = None, **kwargs) -> QuestionAnsweringModelOutput:
+                end_positions: torch.Tensor | None = None, **kwargs) -> QuestionAnsweringModelOutput:
         pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
-        outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                                 output_attentions, output_hidden_states, kwargs)
+        outputs = self._run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, kwargs)
         start_logits, end_logits = self.qa_outputs(self.dropout(outputs.last_hidden_state)).split(1, dim=-1)
         start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
         loss = None

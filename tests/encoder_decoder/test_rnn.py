@@ -10,7 +10,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
 
 import hf_variants  # noqa: F401  (Auto registration)
-from hf_variants.families.rnn import RNNAttention
+from hf_variants.families.rnn_layers import RNNAttention
 from hf_variants.variants.rnn import HfvRNNConfig, HfvRNNForConditionalGeneration, HfvRNNModel
 
 ATOL = 1e-5
@@ -235,3 +235,17 @@ def test_sequence_classification_from_a_seq2seq_checkpoint(tmp_path):
     assert (alone - out.logits[2:]).abs().max() <= ATOL
     out.loss.backward()
     assert classifier.classifier.weight.grad.abs().sum() > 0
+
+
+def test_lm_loss_takes_trainers_token_count():
+    """Under gradient accumulation Trainer passes `num_items_in_batch` (the step's labelled tokens): the loss is then
+    the sum of this micro-batch's token losses / that count, so accumulated micro-batches equal the full batch."""
+    model = model_of()
+    batch = inputs()
+    labels = batch["decoder_input_ids"].masked_fill(torch.tensor([[0, 0, 0, 1, 1]]).bool(), -100)
+    with torch.no_grad():
+        mean = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
+        scaled = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels,
+                       num_items_in_batch=torch.tensor(20)).loss
+    labelled = int((labels != -100).sum())
+    torch.testing.assert_close(scaled, mean * labelled / 20)
