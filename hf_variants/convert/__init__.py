@@ -16,6 +16,7 @@ import transformers
 from transformers import PreTrainedModel
 
 from ..checkpoints import load_checkpoint
+from ..core.sparse import SPARSE_DEFAULTS
 from ..variants import VARIANTS, VariantSpec
 
 # Tokenizer files travel with a converted checkpoint unchanged (the token ids are the same on both sides).
@@ -149,7 +150,7 @@ def from_native(model: PreTrainedModel | str | Path, variant: str | None = None)
 def native_incompatibilities(config, spec: VariantSpec) -> list[str]:
     """The elements of `config` the native model cannot express, as 'field=value (native needs X)' strings."""
     problems = []
-    for field_name, required in spec.native.requires.items():
+    for field_name, required in {**SPARSE_DEFAULTS, **spec.native.requires}.items():  # no native sparse attention
         expected = required(config) if callable(required) else required
         actual = getattr(config, field_name)
         if actual != expected:

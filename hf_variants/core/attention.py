@@ -1,7 +1,7 @@
 """Multi-head attention (MHA / GQA / MQA), self or cross, on transformers' attention interface.
 
-The scoring kernel comes from `ALL_ATTENTION_FUNCTIONS` (eager, sdpa, flex, flash, or any registered backend);
-this module only projects, applies RoPE, talks to the KV cache and projects back.
+The scoring kernel comes from `ALL_ATTENTION_FUNCTIONS` (eager, sdpa, flex, flash, or any registered backend) as
+chosen by core/backends.py; this module only projects, applies RoPE, talks to the KV cache and projects back.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .backends import attention_kernel
 from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
 from .masks import additive
 from .paged import is_paged
 from .paged import update as paged_update
 from .positions import apply_rotary
-
-PAGED_EAGER = "paged|eager"
 
 
 def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
@@ -118,11 +117,7 @@ class Attention(nn.Module):
                     cache = cache.self_attention_cache
                 key, value = cache.update(key, value, layer_idx)
 
-        implementation = attn_implementation or self.config._attn_implementation
-        if output_attentions or implementation == PAGED_EAGER:
-            # only the eager kernel materialises the weights; it is also the paged eager kernel (the pages are
-            # read above, the mask continuous batching builds is additive)
-            implementation = "eager"
+        implementation = attention_kernel(attn_implementation or self.config._attn_implementation, output_attentions)
         if implementation == "eager":  # a mask built for sdpa (True = attend) must become additive here
             attention_mask = additive(attention_mask, query.dtype)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)

@@ -1,0 +1,36 @@
+"""Which attention kernel a forward runs: the configured backend, or the one an element needs instead.
+
+Only this module decides the kernel; `masks.py` builds each mask in the form of the kernel chosen here and
+`attention.py` calls it. Attention weights are only materialised by the eager kernel; a per-head additive bias is
+only taken by eager and sdpa; a sparse pattern (core/sparse.py) needs a mask, which flash kernels do not take.
+"""
+
+from __future__ import annotations
+
+PAGED_EAGER = "paged|eager"
+# Kernels that take a per-head additive bias, and kernels that take an arbitrary mask pattern (flex: a BlockMask).
+BIAS_BACKENDS = ("eager", "sdpa")
+PATTERN_BACKENDS = ("eager", "sdpa", "flex_attention")
+
+
+def attention_backend(config, has_bias: bool, output_attentions: bool, has_pattern: bool = False) -> str | None:
+    """The backend this forward must use, or None for the configured one: eager for attention weights (and for
+    the paged eager kernel outside continuous batching), sdpa for a bias or a sparse pattern the configured
+    kernel cannot take. Masks must be built for the backend returned here."""
+    configured = config._attn_implementation
+    if output_attentions or configured == PAGED_EAGER:
+        return "eager"
+    if has_bias and configured not in BIAS_BACKENDS:
+        return "sdpa"
+    if has_pattern and configured not in PATTERN_BACKENDS:
+        return "sdpa"
+    return None
+
+
+def attention_kernel(implementation: str, output_attentions: bool) -> str:
+    """The kernel one attention call runs: eager when weights are wanted (only it materialises them) or for the
+    paged eager kernel (the pages are read by the attention module, the mask continuous batching builds is
+    additive), else `implementation`."""
+    if output_attentions or implementation == PAGED_EAGER:
+        return "eager"
+    return implementation
