@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import sparse
 from .backends import attention_backend
 from .block import TransformerBlock
 from .masks import cross_attention_mask, self_attention_mask
@@ -23,6 +22,8 @@ from .paged import key_positions as paged_key_positions
 from .paged import layer_mask as paged_layer_mask
 from .paged import past_length as paged_past_length
 from .positions import RotaryEmbedding, build_position_bias
+from .sparse import mask_function as sparse_mask_function
+from .sparse import pattern_key
 
 
 @dataclass
@@ -102,7 +103,7 @@ class TransformerStack(nn.Module):
 
         cross_mask = None
         # one self-attention mask per distinct sparse pattern (core/sparse.py; None = dense), picked per layer
-        layer_keys = [sparse.pattern_key(self.config, i) for i in range(self.num_layers)]
+        layer_keys = [pattern_key(self.config, i) for i in range(self.num_layers)]
         if is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
             mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
             masks = {None: mask}  # sparse patterns are refused by paged_check_support
@@ -118,7 +119,7 @@ class TransformerStack(nn.Module):
                 key: self_attention_mask(
                     self.config, hidden_states, attention_mask, self.is_causal, cache, position_ids, bias,
                     backend=attn_implementation,
-                    and_mask_function=None if key is None else sparse.mask_function(
+                    and_mask_function=None if key is None else sparse_mask_function(
                         self.config, key, self.is_causal, sum(key_span), hidden_states.device),
                 )
                 for key in dict.fromkeys(layer_keys)
