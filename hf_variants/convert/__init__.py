@@ -148,9 +148,10 @@ def from_native(model: PreTrainedModel | str | Path, variant: str | None = None)
 
 
 def native_incompatibilities(config, spec: VariantSpec) -> list[str]:
-    """The elements of `config` the native model cannot express, as 'field=value (native needs X)' strings."""
+    """The elements of `config` the native model cannot express, as 'field=value (native needs X)' strings. No
+    native counterpart has sparse attention: every mapping requires the dense defaults of core/sparse.py."""
     problems = []
-    for field_name, required in {**SPARSE_DEFAULTS, **spec.native.requires}.items():  # no native sparse attention
+    for field_name, required in {**SPARSE_DEFAULTS, **spec.native.requires}.items():
         expected = required(config) if callable(required) else required
         actual = getattr(config, field_name)
         if actual != expected:

@@ -53,7 +53,7 @@ def self_attention_mask(
         mask = create_bidirectional_mask(mask_config, inputs_embeds, attention_mask, **kwargs, **pattern)
     else:
         builder = create_sliding_window_causal_mask if config.sliding_window else create_causal_mask
-        kwargs = {**pattern} if bias is None else {"allow_is_causal_skip": False, **pattern}
+        kwargs = dict(pattern) if bias is None else {"allow_is_causal_skip": False, **pattern}
         if getattr(cache, "self_attention_cache", None) is not None:
             cache = cache.self_attention_cache
         mask = builder(mask_config, inputs_embeds, attention_mask, cache, position_ids=position_ids,
