@@ -17,6 +17,7 @@ from transformers import PreTrainedModel
 
 from ..checkpoints import load_checkpoint
 from ..core.attention_scores import NATIVE_DEFAULTS
+from ..core.sparse import SPARSE_DEFAULTS
 from ..variants import VARIANTS, VariantSpec
 
 # Tokenizer files travel with a converted checkpoint unchanged (the token ids are the same on both sides).
@@ -148,9 +149,10 @@ def from_native(model: PreTrainedModel | str | Path, variant: str | None = None)
 
 
 def native_incompatibilities(config, spec: VariantSpec) -> list[str]:
-    """The elements of `config` the native model cannot express, as 'field=value (native needs X)' strings."""
+    """The elements of `config` the native model cannot express, as 'field=value (native needs X)' strings. No
+    native counterpart has sparse attention: every mapping requires the dense defaults of core/sparse.py."""
     problems = []
-    for field_name, required in {**NATIVE_DEFAULTS, **spec.native.requires}.items():
+    for field_name, required in {**NATIVE_DEFAULTS, **SPARSE_DEFAULTS, **spec.native.requires}.items():
         expected = required(config) if callable(required) else required
         actual = getattr(config, field_name)
         if actual != expected:

@@ -1,7 +1,7 @@
 """Multi-head attention (MHA / GQA / MQA), self or cross, on transformers' attention interface.
 
-The scoring kernel comes from `ALL_ATTENTION_FUNCTIONS` (eager, sdpa, flex, flash, or any registered backend);
-this module only projects, applies RoPE, talks to the KV cache and projects back.
+The scoring kernel comes from `ALL_ATTENTION_FUNCTIONS` (eager, sdpa, flex, flash, or any registered backend) as
+chosen by core/backends.py; this module only projects, applies RoPE, talks to the KV cache and projects back.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .attention_scores import build_score, score_scaling
+from .backends import attention_kernel
 from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
 from .linear_attention import build_feature_map, linear_attention
 from .linformer import LinformerProjection
@@ -19,8 +20,6 @@ from .masks import additive
 from .paged import is_paged
 from .paged import update as paged_update
 from .positions import apply_rotary
-
-PAGED_EAGER = "paged|eager"
 
 
 def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
@@ -135,11 +134,7 @@ class Attention(nn.Module):
                     cache = cache.self_attention_cache
                 key, value = cache.update(key, value, layer_idx)
 
-        implementation = attn_implementation or self.config._attn_implementation
-        if implementation == PAGED_EAGER:
-            # the paged eager kernel is the eager one (the pages are read above, the mask continuous batching builds
-            # is additive)
-            implementation = "eager"
+        implementation = attention_kernel(attn_implementation or self.config._attn_implementation)
         if implementation == "eager":  # a mask built for sdpa (True = attend) must become additive here
             attention_mask = additive(attention_mask, query.dtype)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)

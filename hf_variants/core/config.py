@@ -17,6 +17,7 @@ from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
 from .attention_scores import validate_attention_kind
 from .linear_attention import validate_linear_attention
+from .sparse import validate_sparse_attention
 
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rope", "alibi", "relative_bias", "none")
 ABSOLUTE_POSITION_TYPES = ("learned", "sinusoidal")
@@ -191,6 +192,20 @@ class HfvConfig(PreTrainedConfig):
     scale_embedding: bool = False
     # Causal attention only: each token sees at most this many previous tokens (Mistral).
     sliding_window: int | None = None
+    # --- sparse attention (issue 15): patterns and validation in core/sparse.py ----------------------------------
+    # Local band: bidirectional stacks see keys with |i - j| < attention_window, causal ones i - attention_window <
+    # j <= i (the band of Mistral's sliding_window, which stays its own field: the two are exclusive). None = none.
+    attention_window: int | None = None
+    # Positions that attend to every key and that every query attends to (Longformer's [CLS] rule: [0]).
+    global_attention_positions: list[int] | None = None
+    # BigBird: each block of attention_block_size queries also sees this many random key blocks (causal: among
+    # earlier blocks), drawn from random_attention_seed and the layer index: fixed per layer, reproduced on load.
+    random_attention_blocks: int = 0
+    attention_block_size: int = 64
+    random_attention_seed: int = 0
+    # Per-layer "full" (dense) or "local" (the pattern above), repeated over the layers (GPT-3: ["full", "local"]);
+    # None = every layer "local" when a pattern is set.
+    layer_attention_pattern: list[str] | None = None
     # ALBERT cross-layer sharing: layers are split into this many groups sharing weights. None = no sharing.
     num_hidden_groups: int | None = None
 
@@ -430,6 +445,7 @@ class HfvConfig(PreTrainedConfig):
         self._validate_experts()
         validate_attention_kind(self)
         validate_linear_attention(self)
+        validate_sparse_attention(self)
         _allowed("initializer_scheme", self.initializer_scheme, INITIALIZER_SCHEMES)
         if self.token_types_in_word_embeddings and self.type_vocab_size:
             raise ValueError(f"token_types_in_word_embeddings=True reads token types from the word table: "

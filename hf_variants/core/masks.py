@@ -1,18 +1,18 @@
-"""Attention masks from transformers' masking utilities, plus the additive position biases (ALiBi, T5).
+"""Builds attention masks (and only builds them): transformers' masking utilities, plus the additive position
+biases (ALiBi, T5) and the sparse patterns of core/sparse.py.
 
-transformers returns whatever the configured backend wants (None, bool, float or a flex BlockMask). Bias-style
-positions need a float tensor with one bias per head, which only the eager and sdpa kernels take, so with a bias
-the mask is built in eager form and flex/flash calls are served by sdpa; `output_attentions` needs the eager kernel
-and its masks (see `attention_backend`).
+transformers returns whatever the backend wants (None, bool, float or a flex BlockMask). Bias-style positions need
+a float tensor with one bias per head, so with a bias the mask is built in eager form; which kernel runs (and so
+which form is asked for) is decided by core/backends.py.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 
-from .attention_scores import needs_eager
 from .compat import create_bidirectional_mask, create_causal_mask, create_sliding_window_causal_mask
 
 
@@ -23,21 +23,6 @@ def _view(config, backend: str | None):
     view = copy.copy(config)
     view._attn_implementation = backend
     return view
-
-
-def attention_backend(config, has_bias: bool, output_attentions: bool) -> str | None:
-    """The backend this forward must use, or None for the configured one.
-
-    Attention weights are only materialised by the eager kernel; a per-head additive bias is only taken by eager
-    and sdpa (flex/flash calls are then served by sdpa). Masks must be built for the backend actually used.
-    """
-    if output_attentions or config._attn_implementation == "paged|eager":  # outside continuous batching
-        return "eager"
-    if needs_eager(config):  # additive scores run on their own eager kernel (core/attention_scores.py)
-        return "eager"
-    if has_bias and config._attn_implementation not in ("eager", "sdpa"):
-        return "sdpa"
-    return None
 
 
 def additive(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
@@ -56,16 +41,19 @@ def self_attention_mask(
     position_ids: torch.Tensor | None = None,
     bias: torch.Tensor | None = None,
     backend: str | None = None,
+    and_mask_function: Callable | None = None,
 ):
     """Mask for self-attention in the form `backend` (default: the config's) takes; with `bias` ([1, heads, q, k])
-    the result is a float mask with the bias added."""
+    the result is a float mask with the bias added. `and_mask_function` (a sparse pattern, core/sparse.py) is
+    intersected with the causal or bidirectional mask by transformers, so a flex BlockMask skips its empty blocks."""
     mask_config = _view(config, "eager" if bias is not None else backend)
+    pattern = {} if and_mask_function is None else {"and_mask_function": and_mask_function}
     if not is_causal:
         kwargs = {} if bias is None else {"allow_is_bidirectional_skip": False}
-        mask = create_bidirectional_mask(mask_config, inputs_embeds, attention_mask, **kwargs)
+        mask = create_bidirectional_mask(mask_config, inputs_embeds, attention_mask, **kwargs, **pattern)
     else:
         builder = create_sliding_window_causal_mask if config.sliding_window else create_causal_mask
-        kwargs = {} if bias is None else {"allow_is_causal_skip": False}
+        kwargs = dict(pattern) if bias is None else {"allow_is_causal_skip": False, **pattern}
         if getattr(cache, "self_attention_cache", None) is not None:
             cache = cache.self_attention_cache
         mask = builder(mask_config, inputs_embeds, attention_mask, cache, position_ids=position_ids,

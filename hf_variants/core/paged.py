@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from .compat import PagedAttentionCache
+from .sparse import is_sparse
 
 # The cache allocator transformers picks per layer type (see `group_layers_by_attn_type`).
 FULL_ATTENTION, SLIDING_ATTENTION = "full_attention", "sliding_attention"
@@ -51,6 +52,9 @@ def check_support(config) -> None:
             f"{config.position_embedding_type!r} with sliding_window={config.sliding_window}: the sliding pages do not "
             "keep key positions; use generate() or sliding_window=None"
         )
+    if is_sparse(config):
+        raise ValueError("continuous batching (paged attention) does not support sparse attention patterns "
+                         "(attention_window, global_attention_positions, random_attention_blocks): use generate()")
 
 
 def update(cache, key: torch.Tensor, value: torch.Tensor, layer_idx: int, kwargs: dict):

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .backends import attention_backend
 from .block import TransformerBlock
 from .linear_attention import stack_mask as linear_stack_mask
 from .linformer import key_padding
-from .masks import attention_backend, cross_attention_mask, self_attention_mask
+from .masks import cross_attention_mask, self_attention_mask
 from .norms import build_norm
 from .paged import FULL_ATTENTION as PAGED_FULL_ATTENTION
 from .paged import check_support as paged_check_support
@@ -27,6 +28,8 @@ from .paged import key_positions as paged_key_positions
 from .paged import layer_mask as paged_layer_mask
 from .paged import past_length as paged_past_length
 from .positions import RotaryEmbedding, build_position_bias
+from .sparse import mask_function as sparse_mask_function
+from .sparse import pattern_key
 
 # The output flags transformers' output capturing reads at the base model; the stack only reads
 # `output_attentions` (to pick the kernel that materialises the weights) and passes none of them to the layers.
@@ -111,21 +114,34 @@ class TransformerStack(nn.Module):
             position_ids = slots.unsqueeze(0)
 
         cross_mask = None
+        # one self-attention mask per distinct sparse pattern (core/sparse.py; None = dense), picked per layer
+        layer_keys = [pattern_key(self.config, i) for i in range(self.num_layers)]
         if is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
             mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
+            masks = {None: mask}  # sparse patterns are refused by paged_check_support
         elif self.config.attention_type == "linear":  # no score matrix: the padding of the new keys (and redraws)
-            mask, attn_implementation = linear_stack_mask(self, attention_mask, seq_length, output_attentions), None
+            attn_implementation = None  # (sparse patterns are refused with linear attention)
+            masks = {None: linear_stack_mask(self, attention_mask, seq_length, output_attentions)}
         else:
             bias = None
+            key_span = self._key_span(cache, past_length, seq_length)
             if self.position_bias is not None:
-                bias = self.position_bias(slots, *self._key_span(cache, past_length, seq_length))
-            # every mask is built for the kernel that will run (a bias or output_attentions may change it)
-            attn_implementation = attention_backend(self.config, bias is not None, output_attentions)
+                bias = self.position_bias(slots, *key_span)
+            # every mask is built for the kernel that will run (a bias, a pattern or output_attentions may change it)
+            attn_implementation = attention_backend(self.config, bias is not None, output_attentions,
+                                                    has_pattern=any(k is not None for k in layer_keys))
             if self.config.attention_type == "linformer":  # Linformer zeroes padding before its projection
-                mask = key_padding(attention_mask, hidden_states)
+                masks = {None: key_padding(attention_mask, hidden_states)}
             else:
-                mask = self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, cache,
-                                           position_ids, bias, backend=attn_implementation)
+                masks = {
+                    key: self_attention_mask(
+                        self.config, hidden_states, attention_mask, self.is_causal, cache, position_ids, bias,
+                        backend=attn_implementation,
+                        and_mask_function=None if key is None else sparse_mask_function(
+                            self.config, key, self.is_causal, sum(key_span), hidden_states.device),
+                    )
+                    for key in dict.fromkeys(layer_keys)
+                }
         if encoder_hidden_states is not None:
             cross_mask = cross_attention_mask(self.config, hidden_states, encoder_hidden_states, encoder_attention_mask,
                                               backend=attn_implementation)
@@ -136,7 +152,7 @@ class TransformerStack(nn.Module):
             # go positionally: reentrant checkpointing routes gradients only through positional tensor arguments.
             hidden_states, _ = self.block_for_layer(layer_idx)(  # (router logits are recorded, not collected)
                 hidden_states,
-                mask,
+                masks[layer_keys[layer_idx]],
                 rotary,
                 encoder_hidden_states,
                 cross_mask,

@@ -1,0 +1,40 @@
+"""Which attention kernel a forward runs: the configured backend, or the one an element needs instead.
+
+Only this module decides the kernel; `masks.py` builds each mask in the form of the kernel chosen here and
+`attention.py` calls it. Attention weights are only materialised by the eager kernel; a per-head additive bias is
+only taken by eager and sdpa; a sparse pattern (core/sparse.py) needs a mask, which flash kernels do not take.
+"""
+
+from __future__ import annotations
+
+from .attention_scores import needs_eager
+
+PAGED_EAGER = "paged|eager"
+# Kernels that take a per-head additive bias, and kernels that take an arbitrary mask pattern (flex: a BlockMask).
+BIAS_BACKENDS = ("eager", "sdpa")
+PATTERN_BACKENDS = ("eager", "sdpa", "flex_attention")
+
+
+def attention_backend(config, has_bias: bool, output_attentions: bool, has_pattern: bool = False) -> str | None:
+    """The backend this forward must use, or None for the configured one: eager for attention weights (and for
+    the paged eager kernel outside continuous batching), sdpa for a bias or a sparse pattern the configured
+    kernel cannot take. Masks must be built for the backend returned here."""
+    configured = config._attn_implementation
+    if output_attentions or configured == PAGED_EAGER:
+        return "eager"
+    if needs_eager(config):  # additive scores run on their own eager kernel (core/attention_scores.py)
+        return "eager"
+    if has_bias and configured not in BIAS_BACKENDS:
+        return "sdpa"
+    if has_pattern and configured not in PATTERN_BACKENDS:
+        return "sdpa"
+    return None
+
+
+def attention_kernel(implementation: str) -> str:
+    """The kernel one attention call runs: `implementation` (the stack passes "eager" when weights are recorded:
+    only it materialises them), or eager for the paged eager kernel (the pages are read by the attention module,
+    the mask continuous batching builds is additive)."""
+    if implementation == PAGED_EAGER:
+        return "eager"
+    return implementation
