@@ -94,7 +94,9 @@ class TransformerStack(nn.Module):
             output_hidden_states = self.config.output_hidden_states
         past_length = paged_past_length(cache)
         seq_length = hidden_states.shape[1]
-        slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
+        slots = None  # the query positions, when a default or a position bias needs them (not per generated token)
+        if position_ids is None or self.position_bias is not None:
+            slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
         if position_ids is None:
             position_ids = slots.unsqueeze(0)
 
@@ -139,7 +141,8 @@ class TransformerStack(nn.Module):
                 all_router.append(router)
 
         if self.final_norm is not None:
-            hidden_states = self.final_dropout(self.final_norm(hidden_states))
+            hidden_states = self.final_norm(hidden_states)
+            hidden_states = self.final_dropout(hidden_states) if self.training else hidden_states
             if output_hidden_states:  # transformers' convention: the last entry is the normed output
                 all_hidden[-1] = hidden_states
         return StackOutput(
