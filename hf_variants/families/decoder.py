@@ -34,7 +34,7 @@ from ..core.paged import past_length as paged_past_length
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
-from .losses import count_items, items_share, pop_loss_kwargs
+from .losses import chunked_lm_loss, chunked_loss_applies, count_items, items_share, pop_loss_kwargs
 from .plans import DECODER_FSDP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN, decoder_tp_plan
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin, add_aux_loss
 
@@ -196,9 +196,12 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
         hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         if self.lm_head_projection is not None:
             hidden = self.lm_head_projection(hidden)
-        logits = self.lm_head(hidden)
-        loss = None
-        if labels is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch when given
+        logits = loss = None
+        if chunked_loss_applies(self, labels, self.lm_head):  # config.loss_chunk_size: no full logits (None)
+            loss = chunked_lm_loss(self.config, hidden, self.lm_head, labels, shifted=True, **loss_kwargs)
+        else:
+            logits = self.lm_head(hidden)
+        if labels is not None and logits is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
         local_items = count_items(labels, shifted=True, shift_labels=loss_kwargs.get("shift_labels"),
                                   ignore_index=loss_kwargs.get("ignore_index", -100))
