@@ -19,18 +19,17 @@ def test_torch_compile_matches_eager(name):
 @pytest.mark.parametrize("name", ["gpt2", "llama", "mistral", "mixtral"])
 def test_can_compile_fullgraph_flag_is_true_where_the_forward_traces_into_one_graph(name):
     """`_can_compile_fullgraph` (transformers' flag) is set where dynamo traces the decoder forward without graph
-    breaks: a training-style forward and a static-cache decode step. Mixtral (experts by default) does not claim it."""
+    breaks: a training-style forward and a static-cache decode step. A model with experts (Mixtral) does not claim it."""
     from transformers import StaticCache
 
     import hf_variants
     from tests.variant_configs import tiny_config
 
-    cls = hf_variants.VARIANTS[name].classes["ForCausalLM"]
-    if not cls._can_compile_fullgraph:
+    torch.manual_seed(0)
+    model = hf_variants.VARIANTS[name].classes["ForCausalLM"](tiny_config(name)).eval()
+    if not model._can_compile_fullgraph:
         assert name == "mixtral"
         return
-    torch.manual_seed(0)
-    model = cls(tiny_config(name)).eval()
     ids = torch.randint(3, 99, (2, 6), generator=torch.Generator().manual_seed(0))
     cache = StaticCache(config=model.config, max_cache_len=12)
     with torch.no_grad():

@@ -75,15 +75,13 @@ class DecoderCausalLMOutput(CausalLMOutputWithPast):
 class DecoderPreTrainedModel(HfvPreTrainedModel):
     config_class = DecoderConfig
     _supports_static_cache = True
-    # Dense decoders trace into one graph (a forward without cache and a static-cache decode step; checked by
-    # tests/test_compile.py). Variants whose config has experts by default do not: the expert loop, and the grouped
-    # path where grouped_mm cannot run, read per-expert token counts back to the host.
-    _can_compile_fullgraph = True
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if getattr(cls.config_class, "num_experts", 0):
-            cls._can_compile_fullgraph = False
+    @property
+    def _can_compile_fullgraph(self) -> bool:
+        """transformers' flag, per model: a dense decoder traces into one graph (a forward without cache and a
+        static-cache decode step; tests/test_compile.py). With experts it does not: the expert loop, and the
+        grouped path where grouped_mm cannot run, read per-expert token counts back to the host."""
+        return not self.config.num_experts
 
 
 class DecoderModel(DecoderPreTrainedModel):
