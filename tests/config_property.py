@@ -108,7 +108,7 @@ BAD: dict[str, list] = {
     "moe_implementation": ["fast"], "hidden_dropout_prob": [1.0, NAN, "0.1"], "attention_probs_dropout_prob": [-0.1],
     "activation_dropout": [INF], "classifier_dropout": [2.0], "initializer_range": [-0.02, NAN],
     "pad_token_id": [99, 200, -1], "bos_token_id": [99, "1"], "eos_token_id": [[2, 500], 500, -3],
-    "tie_word_embeddings": ["yes"], "attention_score": ["cosine", 1], "attention_type": ["performer", "kernel", None],
+    "tie_word_embeddings": ["yes"], "loss_chunk_size": [0, 2.0], "attention_score": ["cosine", 1], "attention_type": ["performer", "kernel", None],
     "linformer_k": [0, 2.0],
     "linear_feature_map": ["relu"], "linear_num_features": [0, 2.0],
     "linear_redraw_interval": [-1], "linear_feature_seed": ["0"],

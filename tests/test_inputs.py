@@ -71,3 +71,25 @@ def test_valid_inputs_still_work_including_generation_with_a_cache():
     assert t5.generate(input_ids=IDS, attention_mask=MASK, max_new_tokens=3, do_sample=False).shape[0] == 2
     choice = _model("bert", "ForMultipleChoice")
     assert choice(input_ids=IDS.view(1, 2, 6), labels=torch.tensor([1])).logits.shape == (1, 2)
+
+
+def test_checks_run_once_at_the_outermost_call_and_again_after_an_error_inside(monkeypatch):
+    """The head checks its inputs and its base model call does not (one check per generated token, not two); a
+    forward that fails inside must not leave the next call unchecked."""
+    import hf_variants.core.inputs as inputs
+
+    llama = _model("llama", "ForCausalLM")
+    seen = []
+    check = inputs.check_inputs
+    monkeypatch.setattr(inputs, "check_inputs", lambda model, arguments: seen.append(type(model).__name__)
+                        or check(model, arguments))
+    llama(input_ids=IDS)
+    assert seen == ["HfvLlamaForCausalLM"]
+    with pytest.raises(ValueError, match="pass exactly one of input_ids or inputs_embeds"):
+        llama()  # passes the boundary checks, fails in the base model
+    with pytest.raises(ValueError, match=r"input_ids must be \[batch, seq\] token ids"):
+        llama(input_ids=IDS[0])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nonsense'"):
+        llama(input_ids=IDS, nonsense=1)
+    llama.model(input_ids=IDS)  # a base model called on its own is the outermost call
+    assert seen[-1] == "DecoderModel"

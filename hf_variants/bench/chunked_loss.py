@@ -1,6 +1,6 @@
-"""Peak training memory of the LM loss: plain logits + cross-entropy vs `core.chunked_loss` on hfv_llama.
+"""Peak training memory of the LM loss: plain logits + cross-entropy vs `config.loss_chunk_size` on hfv_llama.
 
-One forward + backward of the causal LM (the base model, then the head's loss either way) per fresh subprocess,
+One forward + backward of the causal LM head with labels (plain, or chunked by the config field) per fresh subprocess,
 on CPU the peak RSS over the step (VmHWM reset before it), on CUDA `max_memory_allocated`; both minus what was
 resident before. `python -m hf_variants.bench.chunked_loss [--size small] [--tokens 4x512] [--device cuda]`.
 """
@@ -15,22 +15,17 @@ import subprocess
 import sys
 
 import torch
-from torch.nn import functional as F
 
-from ..core.chunked_loss import chunked_causal_lm_loss
 from .variants import DTYPES, SIZES, build_pair, step_peak_memory_mib
 
 
 def loss_step(model, ids: torch.Tensor, path: str, chunk_size: int):
-    """forward + backward of the causal-LM loss computed by `path` ("plain" or "chunked")."""
+    """forward + backward of the causal LM head's loss in training: "plain" (full logits) or "chunked"
+    (`config.loss_chunk_size = chunk_size`)."""
+    model.config.loss_chunk_size = chunk_size if path == "chunked" else None
+
     def step():
-        hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state
-        if path == "plain":
-            logits = model.lm_head(hidden).float()
-            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-        else:
-            loss = chunked_causal_lm_loss(hidden, model.lm_head.weight, ids, chunk_size=chunk_size)
-        loss.backward()
+        model(input_ids=ids, labels=ids, use_cache=False).loss.backward()
         model.zero_grad(set_to_none=False)  # keep the gradient buffers: both paths then hold the same
     return step
 

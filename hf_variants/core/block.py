@@ -41,12 +41,14 @@ class TransformerBlock(GradientCheckpointingLayer):
         self.mlp_dropout = self.dropout if config.ffn_output_dropout else nn.Identity()
 
     def _residual(self, hidden_states, norm, sublayer, dropout=None):
+        # Dropout modules are called in training only: in eval they are the identity, and skipping the module call
+        # saves per-token Python work in generation.
         dropout = self.dropout if dropout is None else dropout
         if self.pre_norm:
             output, extra = sublayer(norm(hidden_states))
-            return hidden_states + dropout(output), extra
+            return hidden_states + (dropout(output) if self.training else output), extra
         output, extra = sublayer(hidden_states)
-        return norm(hidden_states + dropout(output)), extra
+        return norm(hidden_states + (dropout(output) if self.training else output)), extra
 
     def forward(
         self,

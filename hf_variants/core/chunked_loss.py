@@ -7,9 +7,9 @@ forward pass (the loss is a scalar, so backward only scales them), as Liger-Kern
 does; the result equals the plain path (`F.cross_entropy(F.linear(hidden, weight, bias).float(), targets)`):
 logits are taken in the input dtype and the softmax in float32, exactly as the heads do.
 
-Proposed wiring (by the heads, behind a config field `loss_chunk_size: int | None = None`): in training with
-labels, the causal-LM, masked-LM and seq2seq heads call `chunked_causal_lm_loss` / `chunked_cross_entropy` on the
-final hidden states and the LM head's weight (and BART's `final_logits_bias`) instead of materialising logits.
+Wiring: with `config.loss_chunk_size` set, the causal-LM, masked-LM and seq2seq heads call these (through
+`families.losses.chunked_lm_loss`) in training with labels, on the final hidden states and the LM head's weight and
+bias (and BART's `final_logits_bias`), instead of materialising logits.
 """
 
 from __future__ import annotations

@@ -13,10 +13,7 @@ Moves handled today:
 
 from __future__ import annotations
 
-import functools
-import inspect
 import warnings
-from collections.abc import Callable
 from dataclasses import fields
 
 import transformers
@@ -75,31 +72,3 @@ def cache_output(cache: Cache | None) -> dict:
 def output_cache(outputs) -> Cache | None:
     """The cache held by a model output, whatever the release calls the field (no deprecation warning)."""
     return getattr(outputs, CACHE_FIELD, None)
-
-
-def check_forward_kwargs(forward: Callable) -> Callable:
-    """Wrap a model's `forward` so that an unknown keyword raises a TypeError naming it.
-
-    Our forwards end in `**kwargs` (transformers passes attention, generation and loss keywords through them), and a
-    keyword that nothing reads would otherwise vanish: that is how the 5.24 cache rename turned into wrong tokens
-    with no error. Known = the forward's own parameters + `KNOWN_FORWARD_KWARGS`.
-    """
-    if getattr(forward, "_checks_kwargs", False):
-        return forward
-    parameters = inspect.signature(forward).parameters.values()
-    known = KNOWN_FORWARD_KWARGS | {
-        p.name for p in list(parameters)[1:] if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-    }
-
-    @functools.wraps(forward)
-    def checked_forward(self, *args, **kwargs):
-        for name in kwargs:
-            if name not in known:
-                raise TypeError(
-                    f"{type(self).__name__}.forward() got an unexpected keyword argument {name!r}; it takes "
-                    f"{', '.join(sorted(known))}"
-                )
-        return forward(self, *args, **kwargs)
-
-    checked_forward._checks_kwargs = True
-    return checked_forward

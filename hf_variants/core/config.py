@@ -53,6 +53,7 @@ INT_FIELDS = (
     ("relative_attention_num_buckets", 1, False), ("relative_attention_max_distance", 1, False),
     ("sliding_window", 1, True), ("num_experts", 0, False), ("num_experts_per_tok", 1, False),
     ("expert_capacity", 1, True), ("moe_layer_frequency", 1, False), ("num_decoder_layers", 1, True),
+    ("loss_chunk_size", 1, True),
 )
 BOOL_FIELDS = (
     ("pad_aware_positions", False), ("embedding_norm", True), ("final_norm", True), ("attention_bias", False),
@@ -267,6 +268,10 @@ class HfvConfig(PreTrainedConfig):
     eos_token_id: int | list[int] | None = None
     tie_word_embeddings: bool = True
     use_cache: bool = True
+    # Training with labels: the LM heads (causal, masked, seq2seq) compute the vocabulary projection and the
+    # cross-entropy over chunks of this many tokens (core/chunked_loss.py) instead of materialising the full
+    # [tokens, vocab] logits; they then return `logits=None`. None = the plain loss (logits returned).
+    loss_chunk_size: int | None = None
 
     # --- initialisation, padding row and head dropout (each variant declares its native values) ----------------
     # How fresh weights are drawn (core/init.py): "normal" N(0, initializer_range) (BERT, BART, LLaMA);

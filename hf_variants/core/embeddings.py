@@ -94,7 +94,8 @@ class Embeddings(nn.Module):
             embeddings = embeddings + self._word_table_token_types(token_type_ids)
         if self.norm is not None:
             embeddings = self.norm(embeddings)
-        embeddings = self.dropout(embeddings)
+        if self.training:  # eval: dropout is the identity, and skipping the module call saves per-token work
+            embeddings = self.dropout(embeddings)
         if self.projection is not None:
             embeddings = self.projection(embeddings)
         return embeddings
@@ -130,7 +131,7 @@ class Embeddings(nn.Module):
             if ids.device.type == "cuda":
                 torch._assert_async(((ids >= 0) & (ids < size)).all(), f"{name} must be in [0, {size - 1}]")
                 return
-            low, high = int(ids.min()), int(ids.max())
+            low, high = (int(value) for value in torch.aminmax(ids))
             if low < 0 or high >= size:
                 hint = " (sequence longer than max_position_embeddings?)" if name == "position ids" else ""
                 raise ValueError(f"{name} must be in [0, {size - 1}], got values in [{low}, {high}]{hint}")

@@ -18,7 +18,8 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(config.activation_dropout)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.dropout(self.act_fn(self.up_proj(hidden_states))))
+        hidden_states = self.act_fn(self.up_proj(hidden_states))
+        return self.down_proj(self.dropout(hidden_states) if self.training else hidden_states)
 
 
 class GatedMLP(nn.Module):
@@ -34,7 +35,7 @@ class GatedMLP(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         gated = self.act_fn(self.gate_proj(hidden_states)) * self.up_proj(hidden_states)
-        return self.down_proj(self.dropout(gated))
+        return self.down_proj(self.dropout(gated) if self.training else gated)  # eval: no dropout module call
 
 
 def build_feedforward(config) -> nn.Module:

@@ -22,8 +22,12 @@ class MaskedLMHead(nn.Module):
         self.norm = build_norm(config, config.embedding_size)
         self.decoder = nn.Linear(config.embedding_size, config.vocab_size)
 
+    def transform(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Everything before the vocabulary projection (what the chunked loss projects chunk by chunk)."""
+        return self.norm(self.act_fn(self.dense(hidden_states)))
+
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.norm(self.act_fn(self.dense(hidden_states))))
+        return self.decoder(self.transform(hidden_states))
 
 
 class Pooler(nn.Module):

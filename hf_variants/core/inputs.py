@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from .compat import KNOWN_FORWARD_KWARGS
+
+# Whether a checked forward is running on this thread: models called inside it skip the boundary checks.
+_CALLS = threading.local()
 # Arguments whose shape must equal the token shape of the sequence they belong to.
 _SAME_AS_TOKENS = ("token_type_ids",)
 # Token-level label heads: labels are [batch, seq] like the inputs.
@@ -125,20 +130,48 @@ def _check_labels(head: str, get: dict, tokens: tuple[int, ...] | None, decoder_
             raise ValueError(f"{name} must be [batch={batch}], got shape {_shape(value)}")
 
 
-def checking_inputs(forward: Callable) -> Callable:
-    """Wrap a model's `forward` so that `check_inputs` sees its tensor arguments by name (positional or keyword)."""
+def checked_forward(forward: Callable) -> Callable:
+    """Wrap a model's `forward` with the boundary checks, in one wrapper that runs them at the outermost model call.
+
+    - An unknown keyword raises a TypeError naming it. Our forwards end in `**kwargs` (transformers passes
+      attention, generation and loss keywords through them), and a keyword that nothing reads would otherwise
+      vanish: that is how the 5.24 cache rename turned into wrong tokens with no error. Known = the forward's own
+      parameters + `compat.KNOWN_FORWARD_KWARGS`.
+    - `check_inputs` sees the tensor arguments by name (positional or keyword).
+
+    A head calling its base model (or any model called inside another's forward) skips both: its arguments were
+    built by our code from ones already checked, and per generated token the checks would otherwise run twice.
+    Under `torch.compile` only the keyword check runs (at trace time).
+    """
     if getattr(forward, "_checks_inputs", False):
         return forward
-    signature = inspect.signature(forward)
-    var_keyword = next((p.name for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD), None)
+    parameters = list(inspect.signature(forward).parameters.values())[1:]
+    named = [p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    positional = tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    known = KNOWN_FORWARD_KWARGS | set(named)
+
+    def check_kwargs(model, kwargs: dict) -> None:
+        for name in kwargs:
+            if name not in known:
+                raise TypeError(f"{type(model).__name__}.forward() got an unexpected keyword argument {name!r}; it "
+                                f"takes {', '.join(sorted(known))}")
 
     @functools.wraps(forward)
-    def checked_forward(self, *args, **kwargs):
-        if not torch.compiler.is_compiling():
-            arguments = dict(signature.bind_partial(self, *args, **kwargs).arguments)
-            arguments.update(arguments.pop(var_keyword, None) or {})
-            check_inputs(self, arguments)
-        return forward(self, *args, **kwargs)
+    def checked(self, *args, **kwargs):
+        if torch.compiler.is_compiling():
+            check_kwargs(self, kwargs)
+            return forward(self, *args, **kwargs)
+        if getattr(_CALLS, "inside", False):
+            return forward(self, *args, **kwargs)
+        check_kwargs(self, kwargs)
+        arguments = dict(zip(positional, args))
+        arguments.update(kwargs)
+        check_inputs(self, arguments)
+        _CALLS.inside = True
+        try:
+            return forward(self, *args, **kwargs)
+        finally:
+            _CALLS.inside = False
 
-    checked_forward._checks_inputs = True
-    return checked_forward
+    checked._checks_inputs = True
+    return checked

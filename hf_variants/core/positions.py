@@ -83,8 +83,7 @@ class RotaryEmbedding(nn.Module):
         dim = int(config.resolved_head_dim * config.rope_parameters.get("partial_rotary_factor", 1.0))
         return 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float) / dim)), 1.0
 
-    @torch.no_grad()
-    @dynamic_rope_update
+    @dynamic_rope_update  # no torch.no_grad(): nothing here requires grad, and the context costs per token
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         freqs = position_ids[..., None].float() * self.inv_freq.to(device=x.device, dtype=torch.float)
         emb = torch.cat((freqs, freqs), dim=-1)

@@ -109,7 +109,9 @@ class TransformerStack(nn.Module):
             output_attentions = self.config.output_attentions
         past_length = paged_past_length(cache)
         seq_length = hidden_states.shape[1]
-        slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
+        slots = None  # the query positions, when a default or a position bias needs them (not per generated token)
+        if position_ids is None or self.position_bias is not None:
+            slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
         if position_ids is None:
             position_ids = slots.unsqueeze(0)
 
@@ -162,5 +164,6 @@ class TransformerStack(nn.Module):
                 **kwargs,
             )
         if self.final_norm is not None:  # the base model's recording ties the last hidden state to this output
-            hidden_states = self.final_dropout(self.final_norm(hidden_states))
+            hidden_states = self.final_norm(hidden_states)
+            hidden_states = self.final_dropout(hidden_states) if self.training else hidden_states
         return StackOutput(last_hidden_state=hidden_states)

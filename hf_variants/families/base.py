@@ -7,10 +7,10 @@ import os
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
-from ..core.compat import CACHE_KWARGS, check_forward_kwargs
+from ..core.compat import CACHE_KWARGS
 from ..core.config import HfvConfig
 from ..core.init import init_module
-from ..core.inputs import checking_inputs
+from ..core.inputs import checked_forward
 from ..core.linear_attention import FavorFeatures
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
 from .weight_files import remove_stale_weights, weight_files
@@ -39,8 +39,8 @@ class HfvPreTrainedModel(PreTrainedModel):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs; input
-        # shapes are checked against each other and the config (core/inputs.py).
-        cls.forward = check_forward_kwargs(checking_inputs(cls.forward))
+        # shapes are checked against each other and the config (core/inputs.py), once, at the outermost call.
+        cls.forward = checked_forward(cls.forward)
 
     def _initialize_weights(self, module, is_custom_code: bool = False):
         """transformers treats models outside its package as custom code and then skips every module without

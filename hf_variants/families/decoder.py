@@ -35,7 +35,7 @@ from ..core.recording import recordable_outputs, records_outputs
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
-from .losses import add_aux_loss, count_items, items_share, pop_loss_kwargs
+from .losses import add_aux_loss, chunked_lm_loss, chunked_loss_applies, count_items, items_share, pop_loss_kwargs
 from .plans import DECODER_FSDP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN, decoder_tp_plan
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin
 
@@ -76,6 +76,13 @@ class DecoderCausalLMOutput(CausalLMOutputWithPast):
 class DecoderPreTrainedModel(HfvPreTrainedModel):
     config_class = DecoderConfig
     _can_record_outputs = recordable_outputs()
+
+    @property
+    def _can_compile_fullgraph(self) -> bool:
+        """transformers' flag, per model: a dense decoder traces into one graph (a forward without cache and a
+        static-cache decode step; tests/test_compile.py). With experts it does not: the expert loop, and the
+        grouped path where grouped_mm cannot run, read per-expert token counts back to the host."""
+        return not self.config.num_experts
 
 
 class DecoderModel(DecoderPreTrainedModel):
@@ -182,9 +189,12 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
         hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         if self.lm_head_projection is not None:
             hidden = self.lm_head_projection(hidden)
-        logits = self.lm_head(hidden)
-        loss = None
-        if labels is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch when given
+        logits = loss = None
+        if chunked_loss_applies(self, labels, self.lm_head):  # config.loss_chunk_size: no full logits (None)
+            loss = chunked_lm_loss(self.config, hidden, self.lm_head, labels, shifted=True, **loss_kwargs)
+        else:
+            logits = self.lm_head(hidden)
+        if labels is not None and logits is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
         local_items = count_items(labels, shifted=True, shift_labels=loss_kwargs.get("shift_labels"),
                                   ignore_index=loss_kwargs.get("ignore_index", -100))

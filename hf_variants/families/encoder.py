@@ -31,7 +31,16 @@ from ..core.heads import (
 from ..core.recording import recordable_outputs, records_outputs
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
-from .losses import add_aux_loss, binary_token_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
+from .losses import (
+    add_aux_loss,
+    binary_token_loss,
+    chunked_lm_loss,
+    chunked_loss_applies,
+    count_items,
+    items_share,
+    pop_loss_kwargs,
+    unshifted_token_loss,
+)
 from .plans import ENCODER_FSDP_PLAN, encoder_tp_plan
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin
 
@@ -163,9 +172,14 @@ class EncoderForMaskedLM(EncoderPreTrainedModel):
         loss_kwargs = pop_loss_kwargs(kwargs)
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                              position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
-        logits = self.lm_head(outputs.last_hidden_state)
-        loss = None
-        if labels is not None:  # sum / num_items_in_batch when given (native BERT ignores it: docs/training_fidelity.md)
+        logits = loss = None
+        if chunked_loss_applies(self, labels, self.lm_head.decoder):  # config.loss_chunk_size: no full logits (None)
+            loss = chunked_lm_loss(self.config, self.lm_head.transform(outputs.last_hidden_state),
+                                   self.lm_head.decoder, labels, shifted=False, **loss_kwargs)
+        else:
+            logits = self.lm_head(outputs.last_hidden_state)
+        if labels is not None and logits is not None:
+            # sum / num_items_in_batch when given (native BERT ignores it: docs/training_fidelity.md)
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
         share = items_share(count_items(labels, ignore_index=loss_kwargs.get("ignore_index", -100)),
                             loss_kwargs.get("num_items_in_batch"))

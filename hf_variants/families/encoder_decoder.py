@@ -27,7 +27,15 @@ from .encoder_decoder_model import (  # noqa: F401 (re-exported: the family's pu
     SharedEmbeddingsAccessors,
     shift_tokens_right,
 )
-from .losses import add_aux_loss, count_items, items_share, pop_loss_kwargs, unshifted_token_loss
+from .losses import (
+    add_aux_loss,
+    chunked_lm_loss,
+    chunked_loss_applies,
+    count_items,
+    items_share,
+    pop_loss_kwargs,
+    unshifted_token_loss,
+)
 from .plans import LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN
 
 
@@ -121,11 +129,16 @@ class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderP
             sequence = sequence * self.config.hidden_size**-0.5
         if self.lm_head_projection is not None:
             sequence = self.lm_head_projection(sequence)
-        logits = self.lm_head(sequence)
-        if self.final_logits_bias is not None:
-            logits = logits + self.final_logits_bias.to(logits.dtype)
-        loss = None
-        if labels is not None:
+        logits = loss = None
+        if chunked_loss_applies(self, labels, self.lm_head):  # config.loss_chunk_size: no full logits (None)
+            bias = None if self.final_logits_bias is None else self.final_logits_bias[0].to(sequence.dtype)
+            loss = chunked_lm_loss(self.config, sequence, self.lm_head, labels, shifted=False, bias=bias,
+                                   **{k: v for k, v in loss_kwargs.items() if k != "shift_labels"})
+        else:
+            logits = self.lm_head(sequence)
+            if self.final_logits_bias is not None:
+                logits = logits + self.final_logits_bias.to(logits.dtype)
+        if labels is not None and logits is not None:
             # Labels are aligned with the decoder positions (shifted into its inputs), so the unshifted token loss,
             # not `self.loss_function` (which maps "ForConditionalGeneration" to the shifting causal-LM loss).
             loss = unshifted_token_loss(logits, labels, **loss_kwargs)

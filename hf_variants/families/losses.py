@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from transformers.loss.loss_utils import ForMaskedLMLoss
 
+from ..core.chunked_loss import chunked_causal_lm_loss, chunked_cross_entropy
 from ..core.compat import LOSS_KWARGS
 from ..core.moe import moe_losses, weighted_moe_loss
 
@@ -99,3 +100,27 @@ def add_aux_loss(model, loss, outputs, attention_mask=None, share=1.0, decoder_a
     if weighted is not None and loss is not None:
         loss = loss + share * weighted
     return loss, unweighted
+
+
+def chunked_loss_applies(model: nn.Module, labels: torch.Tensor | None, projection: nn.Module) -> bool:
+    """Whether an LM head computes its loss chunk by chunk (`config.loss_chunk_size`): in training, with labels, and
+    when the vocabulary projection is a plain `nn.Linear` (a PEFT-wrapped or quantised head keeps the plain path,
+    which runs the module itself)."""
+    return (labels is not None and model.training and model.config.loss_chunk_size is not None
+            and type(projection) is nn.Linear)
+
+
+def chunked_lm_loss(config, hidden: torch.Tensor, projection: nn.Linear, labels: torch.Tensor, shifted: bool,
+                    bias: torch.Tensor | None = None, num_items_in_batch: torch.Tensor | int | None = None,
+                    ignore_index: int = -100, shift_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss the plain path computes from `projection(hidden) (+ bias)` — transformers' `ForCausalLMLoss` when
+    `shifted`, else `ForMaskedLMLoss` — in chunks of `config.loss_chunk_size` tokens, without the full logits.
+    Same loss keywords (sum / `num_items_in_batch` when given); equal to the plain loss and gradients up to float
+    summation order."""
+    if projection.bias is not None:
+        bias = projection.bias if bias is None else projection.bias + bias
+    options = dict(bias=bias, chunk_size=config.loss_chunk_size, ignore_index=ignore_index,
+                   num_items_in_batch=num_items_in_batch)
+    if shifted:
+        return chunked_causal_lm_loss(hidden, projection.weight, labels, shift_labels=shift_labels, **options)
+    return chunked_cross_entropy(hidden, projection.weight, labels, **options)

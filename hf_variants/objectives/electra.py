@@ -106,6 +106,9 @@ class ElectraPreTrainingModel(PreTrainedModel):
         """`input_ids`: masked inputs; `labels`: original ids at masked positions, -100 elsewhere."""
         if labels is None:
             raise ValueError("ELECTRA pretraining needs `labels` (original ids at masked positions, -100 elsewhere)")
+        if self.generator.config.loss_chunk_size is not None:
+            raise ValueError(f"ELECTRA's generator samples from its logits: its config.loss_chunk_size="
+                             f"{self.generator.config.loss_chunk_size} must be None (the chunked loss returns none)")
         loss_kwargs = pop_loss_kwargs(kwargs)
         generated = self.generator(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                    labels=labels, **loss_kwargs)

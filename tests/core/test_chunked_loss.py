@@ -84,3 +84,45 @@ def test_bad_arguments():
         chunked_cross_entropy(hidden, weight, labels, reduction="none")
     with pytest.raises(ValueError, match="must agree"):
         chunked_cross_entropy(hidden, weight, labels[:, :-1])
+
+
+# --- wired into the heads (config.loss_chunk_size) -------------------------------------------------------------
+
+HEAD_CASES = {"causal_lm": ("llama", "ForCausalLM"), "masked_lm": ("bert", "ForMaskedLM"),
+              "seq2seq": ("bart", "ForConditionalGeneration")}
+
+
+@pytest.mark.parametrize("case", sorted(HEAD_CASES))
+def test_heads_with_loss_chunk_size_give_the_plain_loss_and_gradients(case):
+    """Each LM head in training: the same loss and parameter gradients as the plain path, per micro-batch with
+    Trainer's `num_items_in_batch` weighting (gradient accumulation) and without it; no full logits returned."""
+    from tests.training.loss_cases import global_batch, items, micro_batches
+
+    variant, head = HEAD_CASES[case]
+    torch.manual_seed(0)
+    model = hf_variants.VARIANTS[variant].classes[head](tiny_config(variant)).train()
+    if case == "seq2seq":  # BART's (non-trained) logits bias joins the chunked projection
+        model.final_logits_bias.normal_()
+    batches = micro_batches(global_batch("seq2seq" if case == "seq2seq" else "causal_lm"))
+    total = sum(items(b, causal=case == "causal_lm") for b in batches)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    for batch, num_items in [(b, total) for b in batches] + [(batches[0], None)]:
+        extra = {} if num_items is None else {"num_items_in_batch": num_items}
+        results = {}
+        for chunk in (None, 3):
+            model.config.loss_chunk_size = chunk
+            out = model(**batch, **extra)
+            results[chunk] = (out.loss, _grads(out.loss, parameters), out.logits)
+        assert results[3][2] is None and results[None][2] is not None
+        torch.testing.assert_close(results[3][0], results[None][0], atol=1e-6, rtol=0)
+        for g_chunked, g_plain in zip(results[3][1], results[None][1]):
+            torch.testing.assert_close(g_chunked, g_plain, atol=1e-6, rtol=0)
+    model.eval()  # evaluation keeps the logits (Trainer's prediction step reads them)
+    assert model(**batches[0]).logits is not None
+
+
+def test_loss_chunk_size_is_validated():
+    with pytest.raises(ValueError, match="loss_chunk_size=0 must be a positive integer"):
+        tiny_config("llama", loss_chunk_size=0)
+    with pytest.raises(TypeError, match="loss_chunk_size=2.0 must be an integer or None"):
+        tiny_config("llama", loss_chunk_size=2.0)

@@ -88,3 +88,13 @@ def test_trainer_lowers_loss_and_saves_both_models(bert_tokenizer, tmp_path):
     assert torch.equal(gen.model.embeddings.word_embeddings.weight, disc.model.embeddings.word_embeddings.weight)
     reloaded = ElectraPreTrainingModel.from_pretrained(tmp_path / "out")
     assert reloaded.generator.model.embeddings.word_embeddings is reloaded.discriminator.model.embeddings.word_embeddings
+
+
+def test_chunked_loss_on_the_generator_is_refused(bert_tokenizer):
+    """The generator's samples come from its logits, which a chunked loss (config.loss_chunk_size) does not return."""
+    import pytest
+
+    model = _model(bert_tokenizer)
+    model.generator.config.loss_chunk_size = 8
+    with pytest.raises(ValueError, match="loss_chunk_size=8 must be None"):
+        model(**_batch(bert_tokenizer))
