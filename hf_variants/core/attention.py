@@ -16,6 +16,7 @@ from .masks import additive
 from .paged import is_paged
 from .paged import update as paged_update
 from .positions import apply_rotary
+from .relative_xl import RelativeXLAttention
 
 PAGED_EAGER = "paged|eager"
 
@@ -75,6 +76,8 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(hidden, self.num_key_value_heads * self.head_dim, bias=bias)
         self.v_proj = nn.Linear(hidden, self.num_key_value_heads * self.head_dim, bias=bias)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, hidden, bias=bias)
+        relative_xl = config.position_embedding_type == "relative_xl" and not is_cross_attention
+        self.relative_xl = RelativeXLAttention(config) if relative_xl else None
 
     def _project(self, proj: nn.Linear, states: torch.Tensor) -> torch.Tensor:
         return proj(states).view(*states.shape[:-1], -1, self.head_dim).transpose(1, 2)
@@ -104,6 +107,9 @@ class Attention(nn.Module):
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
+        if self.relative_xl is not None:  # Transformer-XL's score and memory: its own kernel (core/relative_xl.py)
+            return self.relative_xl(self, hidden_states, attention_mask, cache, layer_idx, output_attentions,
+                                    kwargs.get("xl_memory"))
         query = self._project(self.q_proj, hidden_states)
         if self.is_cross_attention:
             key, value = self._cross_key_values(key_value_states, cache, layer_idx)

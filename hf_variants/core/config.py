@@ -15,7 +15,9 @@ from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rope", "alibi", "relative_bias", "none")
+from .relative_xl import validate as validate_relative_xl
+
+POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rope", "alibi", "relative_bias", "relative_xl", "none")
 ABSOLUTE_POSITION_TYPES = ("learned", "sinusoidal")
 BIAS_POSITION_TYPES = ("alibi", "relative_bias")
 NORM_TYPES = ("layernorm", "rmsnorm")
@@ -138,7 +140,7 @@ class HfvConfig(PreTrainedConfig):
 
     Field names follow transformers where it has one. The composable elements (SPEC §4):
 
-    - position_embedding_type: "learned" | "sinusoidal" | "rope" | "alibi" | "relative_bias" | "none"
+    - position_embedding_type: "learned" | "sinusoidal" | "rope" | "alibi" | "relative_bias" | "relative_xl" | "none"
     - norm_type: "layernorm" | "rmsnorm";  norm_position: "pre" | "post"
     - ffn_type: "mlp" (activation `hidden_act`) | "glu" (SwiGLU with "silu", GeGLU with "gelu")
     - num_experts: 0 (dense) or >= 2, with num_experts_per_tok, router_aux_loss_coef, router_z_loss_coef,
@@ -192,6 +194,12 @@ class HfvConfig(PreTrainedConfig):
     sliding_window: int | None = None
     # ALBERT cross-layer sharing: layers are split into this many groups sharing weights. None = no sharing.
     num_hidden_groups: int | None = None
+
+    # Transformer-XL (issue 15): position_embedding_type="relative_xl" scores with sinusoidal relative positions and
+    # learned u/v biases (core/relative_xl.py); memory_length > 0 keeps each layer's last memory_length attention
+    # inputs of earlier segments (no gradient) as `memory`. Decoder families only (`supports_relative_xl`).
+    memory_length: int = 0
+    supports_relative_xl = False
 
     # --- heads ---------------------------------------------------------------------------------
     # Activation of the MLM head transform; None = hidden_act (RoBERTa and ELECTRA's generator use "gelu").
@@ -405,6 +413,7 @@ class HfvConfig(PreTrainedConfig):
             if hasattr(self, name):
                 _check_token_id(name, getattr(self, name), self.vocab_size)
         self._validate_positions()
+        validate_relative_xl(self)
         self._validate_experts()
         _allowed("initializer_scheme", self.initializer_scheme, INITIALIZER_SCHEMES)
         if self.token_types_in_word_embeddings and self.type_vocab_size:

@@ -30,6 +30,8 @@ def attention_backend(config, has_bias: bool, output_attentions: bool) -> str | 
     Attention weights are only materialised by the eager kernel; a per-head additive bias is only taken by eager
     and sdpa (flex/flash calls are then served by sdpa). Masks must be built for the backend actually used.
     """
+    if config.position_embedding_type == "relative_xl":  # its own eager-style kernel (core/relative_xl.py)
+        return "eager"
     if output_attentions or config._attn_implementation == "paged|eager":  # outside continuous batching
         return "eager"
     if has_bias and config._attn_implementation not in ("eager", "sdpa"):
