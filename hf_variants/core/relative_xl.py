@@ -65,6 +65,11 @@ def validate(config) -> None:
                 f"position_embedding_type='relative_xl' runs its own softmax kernel with Transformer-XL's score: "
                 f"{field}={value!r} cannot be combined with it (allowed: {default!r})"
             )
+    if length and config.sliding_window:
+        raise ValueError(
+            f"memory_length={length} with sliding_window={config.sliding_window}: memory is always attended, so the "
+            "window would not hold; use one of them (sliding_window alone works with relative_xl)"
+        )
     if config.hidden_size % 2:
         raise ValueError(f"position_embedding_type='relative_xl' needs an even hidden_size for its sin/cos table, "
                          f"got hidden_size={config.hidden_size}")

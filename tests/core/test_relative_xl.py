@@ -149,6 +149,18 @@ def test_cached_generation_equals_recomputation_and_memory_refuses_the_cache():
         model.generate(prompt, max_new_tokens=2, pad_token_id=0, cache_implementation="static")
 
 
+def test_sliding_window_cached_generation_equals_recomputation():
+    """A sliding-window cache keeps only the window: the relative shift must still line queries up with keys."""
+    model = xl_model(sliding_window=3)
+    prompt = torch.randint(1, 61, (2, 5))
+    generated = model.generate(prompt, max_new_tokens=6, do_sample=False, pad_token_id=0)
+    tokens = prompt
+    with torch.no_grad():
+        for _ in range(6):
+            tokens = torch.cat([tokens, model(tokens, use_cache=False).logits[:, -1:].argmax(-1)], 1)
+    assert torch.equal(generated, tokens)
+
+
 def test_every_backend_runs_the_relative_kernel():
     """sdpa cannot add a query-dependent term: the eager-style kernel serves it (documented fallback)."""
     eager = xl_model(seed=3)
@@ -184,6 +196,8 @@ def test_save_and_load_round_trip(tmp_path):
         (DecoderConfig, {"position_embedding_type": "rope", "memory_length": 4}, ValueError, "needs position_emb"),
         (DecoderConfig, {"position_embedding_type": "relative_xl", "memory_length": -1}, ValueError, ">= 0"),
         (DecoderConfig, {"position_embedding_type": "relative_xl", "memory_length": "4"}, TypeError, "integer"),
+        (DecoderConfig, {"position_embedding_type": "relative_xl", "memory_length": 4, "sliding_window": 8},
+         ValueError, "window would not hold"),
     ],
 )
 def test_config_refusals(config_class, overrides, error, match):
