@@ -7,7 +7,9 @@ global tokens (a flex block mask), linear attention (elu+1 features) and Linform
 fields this hf_variants does not have, or whose config is refused, is skipped with the reason. Each point runs in a
 fresh subprocess: one warm-up of each step, the peak resident memory over one step above the memory before it
 (`variants.step_peak_memory_mib`), then the median of `repeats` timed steps. FlexAttention has no backward on CPU:
-there a flex kind reports its forward only (train fields null, with the reason).
+there a flex kind reports its forward only (train fields null, with the reason). Torch runs on `threads` threads
+(default 1): on the shared 2-core machine two OpenMP threads waiting for each other made a 512-token forward 11x
+slower (1.22 s against 0.11 s) and the curves meaningless.
 
 `python -m hf_variants.bench --only attention_scaling` (or `python -m hf_variants.bench.attention_scaling
 [--lengths 512 1024] [--kinds full linear]`) writes bench/attention_scaling.json and bench/attention_scaling.png and
@@ -37,6 +39,7 @@ KINDS: dict[str, tuple[str, dict]] = {
     "linformer": ("sdpa", {"attention_type": "linformer", "linformer_k": 256}),
 }
 OUTPUT = "bench/attention_scaling.json"
+THREADS = 1
 
 
 def build_config(kind: str, max_length: int):
@@ -63,8 +66,19 @@ def skip_reason(kind: str, max_length: int) -> str | None:
     return None
 
 
-def measure_point(kind: str, seq_len: int, repeats: int = 3, max_length: int | None = None) -> dict:
-    """Forward and forward+backward time (medians) and peak memory of the stack at `seq_len` tokens, in this process."""
+def measure_point(kind: str, seq_len: int, repeats: int = 3, max_length: int | None = None,
+                  threads: int | None = THREADS) -> dict:
+    """Forward and forward+backward time (medians) and peak memory of the stack at `seq_len` tokens, in this process
+    (on `threads` torch threads, restored afterwards; None: torch's default)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        return _measure_point(kind, seq_len, repeats, max_length)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure_point(kind: str, seq_len: int, repeats: int, max_length: int | None) -> dict:
     from ..core.stack import TransformerStack
     from .variants import step_peak_memory_mib
 
@@ -100,10 +114,11 @@ def measure_point(kind: str, seq_len: int, repeats: int = 3, max_length: int | N
     return point
 
 
-def point_in_subprocess(kind: str, seq_len: int, repeats: int, max_length: int, timeout: float = 1800) -> dict:
+def point_in_subprocess(kind: str, seq_len: int, repeats: int, max_length: int, threads: int | None = THREADS,
+                        timeout: float = 1800) -> dict:
     """`measure_point` in a fresh interpreter (so the peak memory of one point does not hide the next one's)."""
     code = ("import json; from hf_variants.bench.attention_scaling import measure_point; "
-            f"print(json.dumps(measure_point({kind!r}, {seq_len}, {repeats}, {max_length})))")
+            f"print(json.dumps(measure_point({kind!r}, {seq_len}, {repeats}, {max_length}, {threads!r})))")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
     if out.returncode:
@@ -112,7 +127,8 @@ def point_in_subprocess(kind: str, seq_len: int, repeats: int, max_length: int, 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(lengths=LENGTHS, kinds=tuple(KINDS), repeats: int = 3, fresh_process: bool = True) -> dict:
+def measure(lengths=LENGTHS, kinds=tuple(KINDS), repeats: int = 3, fresh_process: bool = True,
+            threads: int | None = THREADS) -> dict:
     """{kind: {"backend", "fields", "skipped", "points"}}; a kind stops at its first failing length (reason kept)."""
     max_length = max(lengths)
     results = {}
@@ -125,8 +141,8 @@ def measure(lengths=LENGTHS, kinds=tuple(KINDS), repeats: int = 3, fresh_process
             continue
         for seq_len in lengths:
             try:
-                point = (point_in_subprocess(kind, seq_len, repeats, max_length) if fresh_process
-                         else measure_point(kind, seq_len, repeats, max_length))
+                point = (point_in_subprocess(kind, seq_len, repeats, max_length, threads) if fresh_process
+                         else measure_point(kind, seq_len, repeats, max_length, threads))
             except (RuntimeError, subprocess.TimeoutExpired) as error:
                 entry["skipped"] = f"failed at {seq_len} tokens: {error}"
                 print(f"  {kind}: {entry['skipped']}", flush=True)
@@ -199,13 +215,14 @@ def plot(results: dict, path: str | Path) -> Path:
     return path
 
 
-def write(results: dict, output: str | Path = OUTPUT, lengths=LENGTHS, repeats: int = 3) -> dict:
+def write(results: dict, output: str | Path = OUTPUT, lengths=LENGTHS, repeats: int = 3,
+          threads: int | None = THREADS) -> dict:
     """bench/attention_scaling.json (with the machine and versions) and the PNG next to it."""
     from . import write_results
 
     rows = to_rows(results)
     record = write_results(rows, output)
-    record.update(width=WIDTH, batch=1, lengths=list(lengths), repeats=repeats, kinds=results)
+    record.update(width=WIDTH, batch=1, lengths=list(lengths), repeats=repeats, threads=threads, kinds=results)
     Path(output).write_text(json.dumps(record, indent=2))
     record["plot"] = str(plot(results, Path(output).with_suffix(".png")))
     return record
@@ -224,15 +241,15 @@ def to_rows(results: dict) -> list[dict]:
 
 
 def run(quick: bool = False, lengths=None, kinds=None, repeats: int | None = None, output: str | Path = OUTPUT,
-        fresh_process: bool = True) -> list[dict]:
+        fresh_process: bool = True, threads: int | None = THREADS) -> list[dict]:
     """The suite's entry (`make bench`): `quick` measures 512 and 1024 tokens once each."""
     lengths = tuple(lengths or ((512, 1024) if quick else LENGTHS))
     repeats = repeats or (1 if quick else 3)
     unknown = [k for k in (kinds or ()) if k not in KINDS]
     if unknown:
         raise ValueError(f"unknown attention kinds {unknown}; allowed: {', '.join(KINDS)}")
-    results = measure(lengths, tuple(kinds or KINDS), repeats, fresh_process)
-    record = write(results, output, lengths, repeats)
+    results = measure(lengths, tuple(kinds or KINDS), repeats, fresh_process, threads)
+    record = write(results, output, lengths, repeats, threads)
     print(table(results))
     print(f"plot: {record['plot']}")
     return record["rows"]
@@ -247,8 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", default=OUTPUT)
+    parser.add_argument("--threads", type=int, default=THREADS, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
-    run(lengths=args.lengths, kinds=args.kinds, repeats=args.repeats, output=args.output)
+    run(lengths=args.lengths, kinds=args.kinds, repeats=args.repeats, output=args.output, threads=args.threads or None)
 
 
 if __name__ == "__main__":
