@@ -2,12 +2,13 @@
 bidirectional attention stack (2 layers, hidden 128, 4 heads, batch 1, no embeddings or head) for each attention
 kind, at 512 ... 8192 tokens on CPU.
 
-Kinds (`KINDS`): full softmax attention (sdpa), a sliding window (`attention_window`, its mask on sdpa), local +
-global tokens (a flex block mask), linear attention (elu+1 features) and Linformer (`linformer_k`). A kind whose
-fields this hf_variants does not have, or whose config is refused, is skipped with the reason. Each point runs in a
-fresh subprocess: one warm-up of each step, the peak resident memory over one step above the memory before it
-(`variants.step_peak_memory_mib`), then the median of `repeats` timed steps. FlexAttention has no backward on CPU:
-there a flex kind reports its forward only (train fields null, with the reason). Torch runs on `threads` threads
+Kinds (`KINDS`): full softmax attention (sdpa: a fused kernel that never holds the scores; and eager, which does:
+the quadratic-memory reference, measured up to `MAX_TOKENS`), a sliding window (`attention_window`, its mask on
+sdpa), local + global tokens (a flex block mask), linear attention (elu+1 features) and Linformer (`linformer_k`). A
+kind whose fields this hf_variants does not have, or whose config is refused, is skipped with the reason. Each point
+runs in a fresh subprocess: one warm-up of each step, the peak resident memory over one step above the memory before
+it (`variants.step_peak_memory_mib`), then the median of `repeats` timed steps. FlexAttention has no backward on
+CPU: there a flex kind reports its forward only (train fields null, with the reason). Torch runs on `threads` threads
 (default 1): on the shared 2-core machine two OpenMP threads waiting for each other made a 512-token forward 11x
 slower (1.22 s against 0.11 s) and the curves meaningless.
 
@@ -33,11 +34,14 @@ WIDTH = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, interm
 # kind -> (attention backend, config fields over WIDTH)
 KINDS: dict[str, tuple[str, dict]] = {
     "full": ("sdpa", {}),
+    "full_eager": ("eager", {}),
     "sliding_window": ("sdpa", {"attention_window": 256}),
     "local_global": ("flex_attention", {"attention_window": 256, "global_attention_positions": [0]}),
     "linear": ("sdpa", {"attention_type": "linear", "linear_feature_map": "elu"}),
     "linformer": ("sdpa", {"attention_type": "linformer", "linformer_k": 256}),
 }
+# Longest input per kind: eager's fp32 scores and weights of 2 layers need ~7 GiB at 8192 tokens.
+MAX_TOKENS = {"full_eager": 4096}
 OUTPUT = "bench/attention_scaling.json"
 THREADS = 1
 
@@ -134,12 +138,16 @@ def measure(lengths=LENGTHS, kinds=tuple(KINDS), repeats: int = 3, fresh_process
     results = {}
     for kind in kinds:
         backend, fields = KINDS[kind]
-        entry = {"backend": backend, "fields": fields, "skipped": skip_reason(kind, max_length), "points": []}
+        entry = {"backend": backend, "fields": fields, "skipped": skip_reason(kind, max_length),
+                 "max_tokens": MAX_TOKENS.get(kind), "points": []}
         results[kind] = entry
         if entry["skipped"]:
             print(f"  {kind}: skipped ({entry['skipped']})", flush=True)
             continue
         for seq_len in lengths:
+            if seq_len > MAX_TOKENS.get(kind, seq_len):
+                print(f"  {kind}: not run above {MAX_TOKENS[kind]} tokens (memory)", flush=True)
+                break
             try:
                 point = (point_in_subprocess(kind, seq_len, repeats, max_length, threads) if fresh_process
                          else measure_point(kind, seq_len, repeats, max_length, threads))
