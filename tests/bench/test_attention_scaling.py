@@ -24,7 +24,7 @@ def test_tiny_run_writes_json_plot_and_rows(tmp_path, capsys):
         assert entry["skipped"] or len(entry["points"]) == 2, kind
     printed = capsys.readouterr().out
     assert "| full | sdpa | 128 |" in printed
-    assert [row["case"] for row in rows if row["case"].startswith("full")] == [
+    assert [row["case"] for row in rows if row["case"].startswith("full ")] == [
         "full 64 tokens fwd+bwd (sdpa)", "full 128 tokens fwd+bwd (sdpa)"]
 
 
