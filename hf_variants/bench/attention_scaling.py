@@ -6,9 +6,10 @@ Kinds (`KINDS`): full softmax attention (sdpa: a fused kernel that never holds t
 the quadratic-memory reference, measured up to `MAX_TOKENS`), a sliding window (`attention_window`, its mask on
 sdpa), local + global tokens (a flex block mask), linear attention (elu+1 features) and Linformer (`linformer_k`). A
 kind whose fields this hf_variants does not have, or whose config is refused, is skipped with the reason. Each point
-runs in a fresh subprocess: one warm-up of each step, the peak resident memory over one step above the memory before
-it (`variants.step_peak_memory_mib`), then the median of `repeats` timed steps. FlexAttention has no backward on
-CPU: there a flex kind reports its forward only (train fields null, with the reason). Torch runs on `threads` threads
+runs in two fresh subprocesses, each with one warm-up of each step: the peak resident memory over one step above the
+memory before it (`variants.step_peak_memory_mib`, glibc's mmap threshold fixed: `MEMORY_ENV`), and the median of
+`repeats` timed steps. FlexAttention has no backward on CPU: there a flex kind reports its forward only (train fields
+null, with the reason). Torch runs on `threads` threads
 (default 1): on the shared 2-core machine two OpenMP threads waiting for each other made a 512-token forward 11x
 slower (1.22 s against 0.11 s) and the curves meaningless.
 
@@ -71,18 +72,18 @@ def skip_reason(kind: str, max_length: int) -> str | None:
 
 
 def measure_point(kind: str, seq_len: int, repeats: int = 3, max_length: int | None = None,
-                  threads: int | None = THREADS) -> dict:
-    """Forward and forward+backward time (medians) and peak memory of the stack at `seq_len` tokens, in this process
-    (on `threads` torch threads, restored afterwards; None: torch's default)."""
+                  threads: int | None = THREADS, parts: tuple[str, ...] = ("memory", "time")) -> dict:
+    """Forward and forward+backward peak memory and time (medians) of the stack at `seq_len` tokens, in this process
+    (on `threads` torch threads, restored afterwards; None: torch's default); `parts` picks memory and/or time."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads or before)
     try:
-        return _measure_point(kind, seq_len, repeats, max_length)
+        return _measure_point(kind, seq_len, repeats, max_length, parts)
     finally:
         torch.set_num_threads(before)
 
 
-def _measure_point(kind: str, seq_len: int, repeats: int, max_length: int | None) -> dict:
+def _measure_point(kind: str, seq_len: int, repeats: int, max_length: int | None, parts: tuple[str, ...]) -> dict:
     from ..core.stack import TransformerStack
     from .variants import step_peak_memory_mib
 
@@ -108,27 +109,38 @@ def _measure_point(kind: str, seq_len: int, repeats: int, max_length: int | None
         point.update(train_s=None, train_peak_mib=None, train_skipped=str(error).split("\n")[0])
     for name, step in steps.items():
         step()
-        point[f"{name}_peak_mib"] = round(step_peak_memory_mib(step), 1)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-        point[f"{name}_s"] = round(statistics.median(times), 5)
+        if "memory" in parts:
+            point[f"{name}_peak_mib"] = round(step_peak_memory_mib(step), 1)
+        if "time" in parts:
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                step()
+                times.append(time.perf_counter() - start)
+            point[f"{name}_s"] = round(statistics.median(times), 5)
     return point
+
+
+# glibc keeps freed blocks below its (growing) mmap threshold resident, so after the warm-up step a step's peak RSS
+# hardly rises (0 MiB for 8192 tokens here). A fixed threshold maps every block >= 64 KiB and unmaps it on free: RSS
+# then follows live memory. It slows allocation, so the memory and the time of a point run in separate processes.
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
 
 
 def point_in_subprocess(kind: str, seq_len: int, repeats: int, max_length: int, threads: int | None = THREADS,
                         timeout: float = 1800) -> dict:
-    """`measure_point` in a fresh interpreter (so the peak memory of one point does not hide the next one's)."""
-    code = ("import json; from hf_variants.bench.attention_scaling import measure_point; "
-            f"print(json.dumps(measure_point({kind!r}, {seq_len}, {repeats}, {max_length}, {threads!r})))")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
-    if out.returncode:
-        lines = [line for line in out.stderr.strip().splitlines() if line.strip()]
-        raise RuntimeError(lines[-1] if lines else f"exit status {out.returncode}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """`measure_point` in fresh interpreters (one for memory, one for time), so no point inherits another's heap."""
+    point = {}
+    for part, extra_env in (("memory", MEMORY_ENV), ("time", {})):
+        code = ("import json; from hf_variants.bench.attention_scaling import measure_point; print(json.dumps("
+                f"measure_point({kind!r}, {seq_len}, {repeats}, {max_length}, {threads!r}, ({part!r},))))")
+        env = {**os.environ, **extra_env, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+        if out.returncode:
+            lines = [line for line in out.stderr.strip().splitlines() if line.strip()]
+            raise RuntimeError(lines[-1] if lines else f"exit status {out.returncode}")
+        point.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    return point
 
 
 def measure(lengths=LENGTHS, kinds=tuple(KINDS), repeats: int = 3, fresh_process: bool = True,
