@@ -34,7 +34,8 @@ GOOD: dict[str, list] = {
     "num_decoder_layers": [None, 1, 2, 3],
     "max_position_embeddings": [8, 16, 64, 2],
     "type_vocab_size": [0, 1, 2],
-    "position_embedding_type": ["learned", "sinusoidal", "rope", "alibi", "relative_bias", "none"],
+    "position_embedding_type": ["learned", "sinusoidal", "rope", "alibi", "relative_bias", "relative_xl", "none"],
+    "memory_length": [0, 4],
     "position_offset": [0, 2],
     "pad_aware_positions": [False, True],
     "rope_parameters": [
@@ -108,8 +109,8 @@ BAD: dict[str, list] = {
     "moe_implementation": ["fast"], "hidden_dropout_prob": [1.0, NAN, "0.1"], "attention_probs_dropout_prob": [-0.1],
     "activation_dropout": [INF], "classifier_dropout": [2.0], "initializer_range": [-0.02, NAN],
     "pad_token_id": [99, 200, -1], "bos_token_id": [99, "1"], "eos_token_id": [[2, 500], 500, -3],
-    "tie_word_embeddings": ["yes"], "loss_chunk_size": [0, 2.0], "attention_score": ["cosine", 1], "attention_type": ["performer", "kernel", None],
-    "linformer_k": [0, 2.0],
+    "tie_word_embeddings": ["yes"], "loss_chunk_size": [0, 2.0], "memory_length": [-1, "4"],
+    "attention_score": ["cosine", 1], "attention_type": ["performer", "kernel", None], "linformer_k": [0, 2.0],
     "linear_feature_map": ["relu"], "linear_num_features": [0, 2.0],
     "linear_redraw_interval": [-1], "linear_feature_seed": ["0"],
 }

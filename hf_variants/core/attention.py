@@ -20,6 +20,7 @@ from .masks import additive
 from .paged import is_paged
 from .paged import update as paged_update
 from .positions import apply_rotary
+from .relative_xl import RelativeXLAttention
 
 
 def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
@@ -83,6 +84,8 @@ class Attention(nn.Module):
         self.linformer = LinformerProjection(config) if linformer else None
         linear = config.attention_type == "linear" and not is_cross_attention  # core/linear_attention.py
         self.feature_map = build_feature_map(config, layer_idx) if linear else None
+        relative_xl = config.position_embedding_type == "relative_xl" and not is_cross_attention
+        self.relative_xl = RelativeXLAttention(config) if relative_xl else None
 
     def _project(self, proj: nn.Linear, states: torch.Tensor) -> torch.Tensor:
         return proj(states).view(*states.shape[:-1], -1, self.head_dim).transpose(1, 2)
@@ -113,6 +116,8 @@ class Attention(nn.Module):
         """(output, attention weights or None): the weights are recorded from here by the model's output capturing;
         only the eager kernel materialises them, and the stack picks it when they are recorded."""
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
+        if self.relative_xl is not None:  # Transformer-XL's score and memory: its own kernel (core/relative_xl.py)
+            return self.relative_xl(self, hidden_states, attention_mask, cache, layer_idx, kwargs.get("xl_memory"))
         query = self._project(self.q_proj, hidden_states)
         if self.is_cross_attention:
             key, value = self._cross_key_values(key_value_states, cache, layer_idx)

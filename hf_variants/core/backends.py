@@ -22,6 +22,8 @@ def attention_backend(config, has_bias: bool, output_attentions: bool, has_patte
     configured = config._attn_implementation
     if output_attentions or configured == PAGED_EAGER:
         return "eager"
+    if config.position_embedding_type == "relative_xl":  # its own eager-style kernel (core/relative_xl.py)
+        return "eager"
     if needs_eager(config):  # additive scores run on their own eager kernel (core/attention_scores.py)
         return "eager"
     if has_bias and configured not in BIAS_BACKENDS:

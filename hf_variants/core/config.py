@@ -17,9 +17,10 @@ from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
 from .attention_scores import validate_attention_kind
 from .linear_attention import validate_linear_attention
+from .relative_xl import validate as validate_relative_xl
 from .sparse import validate_sparse_attention
 
-POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rope", "alibi", "relative_bias", "none")
+POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "rope", "alibi", "relative_bias", "relative_xl", "none")
 ABSOLUTE_POSITION_TYPES = ("learned", "sinusoidal")
 BIAS_POSITION_TYPES = ("alibi", "relative_bias")
 NORM_TYPES = ("layernorm", "rmsnorm")
@@ -141,7 +142,7 @@ class HfvConfig(PreTrainedConfig):
 
     Field names follow transformers where it has one. The composable elements (SPEC §4):
 
-    - position_embedding_type: "learned" | "sinusoidal" | "rope" | "alibi" | "relative_bias" | "none"
+    - position_embedding_type: "learned" | "sinusoidal" | "rope" | "alibi" | "relative_bias" | "relative_xl" | "none"
     - norm_type: "layernorm" | "rmsnorm";  norm_position: "pre" | "post"
     - ffn_type: "mlp" (activation `hidden_act`) | "glu" (SwiGLU with "silu", GeGLU with "gelu")
     - num_experts: 0 (dense) or >= 2, with num_experts_per_tok, router_aux_loss_coef, router_z_loss_coef,
@@ -230,6 +231,11 @@ class HfvConfig(PreTrainedConfig):
     linear_redraw_interval: int = 1000
     # "favor": seed of the feature draws (fixed features across builds); None = torch's global RNG.
     linear_feature_seed: int | None = None
+    # Transformer-XL (issue 15): position_embedding_type="relative_xl" scores with sinusoidal relative positions and
+    # learned u/v biases (core/relative_xl.py); memory_length > 0 keeps each layer's last memory_length attention
+    # inputs of earlier segments (no gradient) as `memory`. Decoder families only (`supports_relative_xl`).
+    memory_length: int = 0
+    supports_relative_xl = False
 
     # --- heads ---------------------------------------------------------------------------------
     # Activation of the MLM head transform; None = hidden_act (RoBERTa and ELECTRA's generator use "gelu").
@@ -451,6 +457,7 @@ class HfvConfig(PreTrainedConfig):
         validate_attention_kind(self)
         validate_linear_attention(self)
         validate_sparse_attention(self)
+        validate_relative_xl(self)
         _allowed("initializer_scheme", self.initializer_scheme, INITIALIZER_SCHEMES)
         if self.token_types_in_word_embeddings and self.type_vocab_size:
             raise ValueError(f"token_types_in_word_embeddings=True reads token types from the word table: "

@@ -13,6 +13,7 @@ from ..core.init import init_module
 from ..core.inputs import checked_forward
 from ..core.linear_attention import FavorFeatures
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
+from ..core.relative_xl import RelativeXLAttention
 from .weight_files import remove_stale_weights, weight_files
 
 
@@ -72,6 +73,8 @@ class HfvPreTrainedModel(PreTrainedModel):
             init.copy_(module.slopes, alibi_slopes(module.num_heads))
         elif isinstance(module, FavorFeatures):
             init.copy_(module.projection, module.draw(module.draws))
+        elif isinstance(module, RelativeXLAttention):
+            module.init_weights()
 
     def floating_point_ops(self, input_dict: dict, exclude_embeddings: bool = True) -> int:
         """Forward + backward FLOPs of this batch by element (hf_variants.accounting, installed as `flop_counter` on

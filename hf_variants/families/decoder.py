@@ -32,6 +32,7 @@ from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
 from ..core.paged import past_length as paged_past_length
 from ..core.recording import recordable_outputs, records_outputs
+from ..core.relative_xl import SegmentMemory, use_cache_with_memory
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
@@ -56,21 +57,27 @@ class DecoderConfig(HfvConfig):
     layer_norm_eps: float = 1e-5
     # Token classification's dropout: native decoders use 0.1 unless their config sets classifier_dropout.
     classifier_dropout: float | None = 0.1
+    supports_relative_xl = True  # Transformer-XL (issue 15): relative_xl positions and memory_length
 
 
 @dataclass
 class DecoderModelOutput(BaseModelOutputWithPast):
+    """`memory`: Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0)."""
+
     router_logits: tuple[torch.Tensor, ...] | None = None
+    memory: tuple[torch.Tensor, ...] | None = None
 
 
 @dataclass
 class DecoderCausalLMOutput(CausalLMOutputWithPast):
     """`aux_loss` is the unweighted balancing loss and `router_logits` one [batch * seq, experts] tensor per MoE
-    layer, as native Mixtral; `z_loss` the unweighted router z-loss (when `router_z_loss_coef` > 0)."""
+    layer, as native Mixtral; `z_loss` the unweighted router z-loss (when `router_z_loss_coef` > 0); `memory`
+    Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0)."""
 
     aux_loss: torch.Tensor | None = None
     z_loss: torch.Tensor | None = None
     router_logits: tuple[torch.Tensor, ...] | None = None
+    memory: tuple[torch.Tensor, ...] | None = None
 
 
 class DecoderPreTrainedModel(HfvPreTrainedModel):
@@ -114,13 +121,16 @@ class DecoderModel(DecoderPreTrainedModel):
         use_cache: bool | None = None,
         token_type_ids: torch.Tensor | None = None,
         past_key_values: Cache | None = None,
+        memory: list[torch.Tensor] | None = None,
         **kwargs,
     ) -> DecoderModelOutput:
         """Hidden states, attentions and router logits are recorded (`output_attentions=True`, ...:
-        core/recording.py)."""
+        core/recording.py). `memory`: Transformer-XL segment recurrence (outputs.memory of the previous segment;
+        core/relative_xl.py)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         cache = resolve_cache(cache, past_key_values)
+        use_cache = use_cache_with_memory(self.config, memory, use_cache, cache)
         use_cache = self.config.use_cache if use_cache is None else use_cache
         if self.training and self.is_activation_checkpointing:  # the property walks every module: eval first
             use_cache = False  # recomputed layers must not append to the cache twice
@@ -135,9 +145,12 @@ class DecoderModel(DecoderPreTrainedModel):
             attention_mask = attention_mask.to(reference.device)
 
         hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids, past_length)
+        if self.config.memory_length:
+            kwargs["xl_memory"] = segments = SegmentMemory(self.config, memory, self.decoder.num_layers)
         stack = self.decoder(hidden, attention_mask=attention_mask, position_ids=position_ids, cache=cache, **kwargs)
         return DecoderModelOutput(last_hidden_state=stack.last_hidden_state,
-                                  **cache_output(cache if use_cache else None))
+                                  **cache_output(cache if use_cache else None),
+                                  memory=segments.output() if self.config.memory_length else None)
 
 
 class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, GenerationMixin):
@@ -177,11 +190,12 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
         logits_to_keep: int | torch.Tensor = 0,
         token_type_ids: torch.Tensor | None = None,
         past_key_values: Cache | None = None,
+        memory: list[torch.Tensor] | None = None,
         **kwargs,
     ) -> DecoderCausalLMOutput:
         loss_kwargs = pop_loss_kwargs(kwargs)
         outputs = self.model(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            input_ids, attention_mask=attention_mask, position_ids=position_ids, memory=memory,
             cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,
             token_type_ids=token_type_ids, **kwargs,
         )
@@ -203,6 +217,7 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
         return DecoderCausalLMOutput(
             loss=loss, aux_loss=moe.get("aux_loss"), z_loss=moe.get("z_loss"), logits=logits, **cache_output(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
+            memory=outputs.memory,
         )
 
 
