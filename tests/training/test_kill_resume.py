@@ -12,14 +12,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from hf_variants.data import load
 from hf_variants.tokenization import train_tokenizer
 from hf_variants.training.pretrain import SIZES, _texts, pretrain
-from hf_variants.data import load
 
 ROOT = Path(__file__).resolve().parents[2]
 # 8 steps: checkpoints (and evaluations) every 2; the killed run dies in step 6, so resumes from step 4 and
-# redoes step 5. 40 texts make epochs of a few steps, so the run crosses epochs and resumes inside a later one.
-OPTIONS = dict(steps=8, batch_size=4, max_examples=40, max_validation=8, seed=5, quiet=True)
+# redoes step 5. 12 texts make epochs of 3-4 steps: the run crosses epochs and resumes inside epoch 1 (bert, bart,
+# electra) or at its start (t5, llama).
+OPTIONS = dict(steps=8, batch_size=4, max_examples=12, max_validation=8, seed=5, quiet=True)
 KILL_AT = 5
 OBJECTIVES = {"bert": "mlm+nsp", "llama": "causal-lm", "t5": "span-corruption", "bart": "denoising",
               "electra": "replaced-token-detection"}
