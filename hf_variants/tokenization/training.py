@@ -10,7 +10,7 @@ from typing import Any
 from tokenizers import Tokenizer, pre_tokenizers, trainers
 from tokenizers.models import BPE, Unigram, WordPiece
 
-from .classes import BYTE_TOKENS, SPIECE_UNDERLINE, HfvTokenizerBase
+from .base import BYTE_TOKENS, SPIECE_UNDERLINE, HfvTokenizerBase
 from .deterministic import canonical_unigram, needs_seeded_symbols, seeded_symbols
 from .variants import TOKENIZER_KINDS, tokenizer_class
 
