@@ -20,9 +20,8 @@ def pad_rows(rows: Sequence[list[int]], value: int) -> tuple[torch.Tensor, torch
 
 
 def batch_rng(seeded: np.random.Generator | None) -> np.random.Generator:
-    """The generator for one batch's noise: the collator's own when it was given a seed, else one drawn from torch's
-    global RNG, which the Trainer seeds from `--seed` (so two runs with one seed are equal). Not yet bitwise across
-    `--resume`: accelerate collates one batch ahead, so the RNG state a checkpoint saves already includes it."""
+    """The generator for one batch's noise when its examples carry no `noise_seed` (see `objectives.noise`): the
+    collator's own when it was given a seed, else one drawn from torch's global RNG."""
     if seeded is not None:
         return seeded
     return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))

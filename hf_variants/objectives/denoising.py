@@ -22,6 +22,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from ._batching import batch_rng, pad_rows
+from .noise import numpy_generator, split_noise_seeds
 
 _SENTENCE_END_TEXTS = (".", "!", "?")
 _MARKERS = ("Ġ", "▁", "##")
@@ -114,7 +115,10 @@ def rotate(body: list[int], rng: np.random.Generator) -> list[int]:
 @dataclass
 class DenoisingCollator:
     """Batches of `input_ids` (documents tokenized with BOS/EOS) -> corrupted `input_ids`, `attention_mask`, and
-    `labels` = the original documents (padding -100). Noise is drawn fresh per batch."""
+    `labels` = the original documents (padding -100). Noise is drawn fresh per batch: from each example's
+    `noise_seed` when it carries one (see `objectives.noise`), else from `seed` or the global RNG."""
+
+    reads_noise_seeds = True
 
     tokenizer: PreTrainedTokenizerBase
     mask_ratio: float = 0.0
@@ -148,13 +152,14 @@ class DenoisingCollator:
         self._ends = {int(i) for i in self.sentence_end_ids}
         self._rng = np.random.default_rng(self.seed) if self.seed is not None else None
 
-    def corrupt(self, ids: Sequence[int]) -> list[int]:
-        """One document's noised version; a leading BOS and trailing EOS stay where they are."""
+    def corrupt(self, ids: Sequence[int], rng: np.random.Generator | None = None) -> list[int]:
+        """One document's noised version (noise from `rng`, else the collator's own draw); a leading BOS and
+        trailing EOS stay where they are."""
         ids = [int(i) for i in ids]
         head = ids[:1] if ids and ids[0] == self.tokenizer.bos_token_id else []
         tail = ids[-1:] if len(ids) > len(head) and ids[-1] == self.tokenizer.eos_token_id else []
         body = ids[len(head): len(ids) - len(tail)]
-        rng, mask_id = batch_rng(self._rng), self.tokenizer.mask_token_id
+        rng, mask_id = rng or batch_rng(self._rng), self.tokenizer.mask_token_id
         if self.permute_sentences:
             body = permute_sentences(body, self._ends, rng)
         if self.mask_ratio:
@@ -168,11 +173,13 @@ class DenoisingCollator:
         return head + body + tail
 
     def __call__(self, examples: list[dict[str, Any] | Sequence[int]]) -> dict[str, torch.Tensor]:
+        examples, seeds = split_noise_seeds(examples)
         originals = []
         for example in examples:
             ids = example["input_ids"] if isinstance(example, dict) else example
             originals.append(ids.tolist() if hasattr(ids, "tolist") else [int(i) for i in ids])
-        corrupted = [self.corrupt(ids) for ids in originals]
+        rngs = [numpy_generator(s) for s in seeds] if seeds is not None else [None] * len(originals)
+        corrupted = [self.corrupt(ids, rng) for ids, rng in zip(originals, rngs)]
         input_ids, attention_mask = pad_rows(corrupted, self.tokenizer.pad_token_id)
         labels, _ = pad_rows(originals, -100)
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}

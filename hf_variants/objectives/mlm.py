@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
+from .noise import split_noise_seeds, torch_generator
+
 
 def continuation_table(tokenizer: PreTrainedTokenizerBase) -> torch.Tensor:
     """Bool per token id: True when that token continues the previous word.
@@ -48,7 +50,12 @@ class MaskedLMCollator(DataCollatorForLanguageModeling):
     `whole_word_mask=True` picks whole words (each with probability `mlm_probability`, so the expected token rate
     is unchanged) and then applies the same per-token 80/10/10 as BERT's whole-word-masking release.
     Extra example keys (`next_sentence_label`, `sentence_order_label`, `token_type_ids`) are padded/stacked and passed on.
+
+    Examples carrying a `noise_seed` (see `objectives.noise`; `hfv pretrain` adds them) are masked from a generator
+    seeded with it, row by row; otherwise the batch draws from `seed`'s generator or the global RNG.
     """
+
+    reads_noise_seeds = True
 
     def __post_init__(self) -> None:
         whole_word = self.whole_word_mask
@@ -58,9 +65,35 @@ class MaskedLMCollator(DataCollatorForLanguageModeling):
         if self.return_tensors != "pt":
             raise ValueError(f"return_tensors={self.return_tensors!r} is not supported; allowed: 'pt'")
         self._continues = continuation_table(self.tokenizer) if whole_word else None
+        self._row_seeds: list[int] | None = None
+
+    def torch_call(self, examples: list[Any]) -> dict[str, Any]:
+        examples, self._row_seeds = split_noise_seeds(examples)
+        try:
+            return super().torch_call(examples)
+        finally:
+            self._row_seeds = None
 
     def torch_mask_tokens(self, inputs: torch.Tensor, special_tokens_mask: Any | None = None,
                           offset_mapping: Any | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._row_seeds is None:
+            return self._mask_batch(inputs, special_tokens_mask)
+        if special_tokens_mask is None:
+            special_tokens_mask = [self.tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True)
+                                   for row in inputs.tolist()]
+        special = torch.as_tensor(special_tokens_mask, dtype=torch.bool)
+        shared, rows = self.generator, []
+        try:
+            for i, noise_seed in enumerate(self._row_seeds):
+                self.generator = torch_generator(noise_seed)
+                rows.append(self._mask_batch(inputs[i:i + 1].clone(), special[i:i + 1]))
+        finally:
+            self.generator = shared
+        masked, labels = zip(*rows)
+        return torch.cat(masked), torch.cat(labels)
+
+    def _mask_batch(self, inputs: torch.Tensor, special_tokens_mask: Any | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Select and replace tokens of `inputs` (all rows) with `self.generator` (None: the global RNG)."""
         if not self.whole_word_mask:
             return super().torch_mask_tokens(inputs, special_tokens_mask=special_tokens_mask)
         if special_tokens_mask is None:

@@ -20,6 +20,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from ._batching import batch_rng, pad_rows
+from .noise import numpy_generator, split_noise_seeds
 
 
 def noise_counts(length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:
@@ -108,7 +109,8 @@ def corrupt_spans(ids: Sequence[int], noise_mask: np.ndarray, sentinel_ids: Sequ
 @dataclass
 class SpanCorruptionCollator:
     """Batches of raw token blocks (`input_ids`, ideally all of the length from `compute_input_and_target_lengths`)
-    -> `input_ids`, `attention_mask`, `labels`. Noise is drawn fresh per batch, from `seed` or (seed=None) from
+    -> `input_ids`, `attention_mask`, `labels`. Noise is drawn fresh per batch: from each example's `noise_seed`
+    when it carries one (see `objectives.noise`; `hfv pretrain` adds them), else from `seed` or (seed=None) from
     torch's global RNG, which the Trainer seeds from `--seed`.
 
     Sentinels: `sentinel_ids`, or else the tokenizer's `<extra_id_N>`. Unequal raw lengths are padded
@@ -123,6 +125,7 @@ class SpanCorruptionCollator:
     pad_token_id: int | None = None
     seed: int | None = None
     _rng: np.random.Generator | None = field(init=False, repr=False)
+    reads_noise_seeds = True
 
     def __post_init__(self) -> None:
         compute_input_and_target_lengths(8, self.noise_density, self.mean_noise_span_length)  # validates both
@@ -140,12 +143,14 @@ class SpanCorruptionCollator:
         self._rng = np.random.default_rng(self.seed) if self.seed is not None else None
 
     def __call__(self, examples: list[dict[str, Any] | Sequence[int]]) -> dict[str, torch.Tensor]:
-        pairs, rng = [], batch_rng(self._rng)
-        for example in examples:
+        examples, seeds = split_noise_seeds(examples)
+        pairs, shared = [], batch_rng(self._rng) if seeds is None else None
+        for i, example in enumerate(examples):
             ids = example["input_ids"] if isinstance(example, dict) else example
             ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
             if len(ids) < 2:
                 raise ValueError(f"span corruption needs at least 2 tokens per example, got {len(ids)}")
+            rng = shared if seeds is None else numpy_generator(seeds[i])
             mask = random_spans_noise_mask(len(ids), self.noise_density, self.mean_noise_span_length, rng)
             pairs.append(corrupt_spans(ids, mask, self.sentinel_ids, self.eos_token_id))
         inputs, targets = zip(*pairs)

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from ._io import read_bpe_files, read_sentencepiece, read_wordpiece_vocab
-from .classes import HfvTokenizerBase
+from .base import HfvTokenizerBase
 from .variants import TOKENIZER_KINDS, tokenizer_class
 
 # Which file formats each kind accepts, and the SentencePiece model type it needs.

@@ -1,4 +1,5 @@
-"""Train a variant's tokenizer on any text stream with the `tokenizers` trainers (Rust, multi-threaded)."""
+"""Train a variant's tokenizer on any text stream with the `tokenizers` trainers (Rust, multi-threaded); the result
+is the same in every process (`tokenization.deterministic`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from tokenizers import Tokenizer, pre_tokenizers, trainers
 from tokenizers.models import BPE, Unigram, WordPiece
 
-from .classes import BYTE_TOKENS, SPIECE_UNDERLINE, HfvTokenizerBase
+from .base import BYTE_TOKENS, SPIECE_UNDERLINE, HfvTokenizerBase
+from .deterministic import canonical_unigram, needs_seeded_symbols, seeded_symbols
 from .variants import TOKENIZER_KINDS, tokenizer_class
 
 _BATCH = 1000
@@ -111,26 +113,36 @@ def train_tokenizer(
     backend.pre_tokenizer = template.backend_tokenizer.pre_tokenizer
     if kind == "wordpiece":
         backend.model = WordPiece(unk_token=str(template.unk_token))
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, **options)
     elif kind == "unigram":
         backend.model = Unigram()
-        trainer = trainers.UnigramTrainer(vocab_size=vocab_size - sentinels, unk_token=str(template.unk_token), **options)
     elif kind == "byte-level-bpe":
         options.setdefault("initial_alphabet", pre_tokenizers.ByteLevel.alphabet())
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, **options)
     elif kind == "bpe-byte-fallback":
         # Learn merges inside words only (as SentencePiece); the byte tokens are placed after the specials below.
         backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme="first", split=True)
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size - 256, min_frequency=min_frequency, **options)
-    else:  # plain BPE
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, **options)
+    size = vocab_size - {"unigram": sentinels, "bpe-byte-fallback": 256}.get(kind, 0)
+
+    def make_trainer(vocab_size: int, special_tokens: list[str] = specials) -> Any:
+        settings = {**options, "special_tokens": special_tokens}
+        if kind == "unigram":
+            return trainers.UnigramTrainer(vocab_size=vocab_size, unk_token=str(template.unk_token), **settings)
+        trainer_class = trainers.WordPieceTrainer if kind == "wordpiece" else trainers.BpeTrainer
+        return trainer_class(vocab_size=vocab_size, min_frequency=min_frequency, **settings)
+
+    trainer = make_trainer(size)
+    if needs_seeded_symbols(kind, options):  # see tokenization.deterministic: symbol ids must not follow map order
+        if iter(texts) is texts:  # a one-shot iterator: keep its texts for the second pass
+            texts = list(texts)
+        symbols = seeded_symbols(backend, make_trainer, _CheckedTexts(_batches(texts, text_column)), specials,
+                                 _length(texts))
+        trainer = make_trainer(size, specials + symbols)
     checked = _CheckedTexts(_batches(texts, text_column))
     backend.train_from_iterator(checked, trainer=trainer, length=_length(texts))
     if checked.nonblank == 0:
         raise ValueError(f"no text to train the {name!r} tokenizer on ({checked.seen} texts, all empty or blank)")
     model = json.loads(backend.to_str())["model"]
     if kind == "unigram":
-        return cls(vocab=[tuple(v) for v in model["vocab"]], **tokenizer_kwargs)
+        return cls(vocab=canonical_unigram(model["vocab"], str(template.unk_token)), **tokenizer_kwargs)
     vocab: dict[str, int] = model["vocab"]
     if kind == "bpe-byte-fallback":
         ordered = specials + BYTE_TOKENS + [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1]) if t not in specials]

@@ -9,18 +9,26 @@ from transformers import TrainerCallback
 
 
 class LossHistory(TrainerCallback):
-    """Collects (step, loss) and (step, eval_loss) as the Trainer logs them."""
+    """Collects (step, loss) and (step, eval_loss) as the Trainer logs them; a resumed run starts from the
+    checkpoint's log history, so its curve is the whole run's."""
 
     def __init__(self):
         self.train: list[tuple[int, float]] = []
         self.eval: list[tuple[int, float]] = []
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.train, self.eval = [], []
+        for logs in state.log_history:
+            self._add(logs.get("step", 0), logs)
+
     def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
+        self._add(state.global_step, logs or {})
+
+    def _add(self, step: int, logs: dict) -> None:
         if "loss" in logs:
-            self.train.append((state.global_step, float(logs["loss"])))
+            self.train.append((step, float(logs["loss"])))
         if "eval_loss" in logs:
-            self.eval.append((state.global_step, float(logs["eval_loss"])))
+            self.eval.append((step, float(logs["eval_loss"])))
 
 
 def write_metrics(output: Path, metrics: dict) -> Path:

@@ -10,6 +10,7 @@ from transformers import PrinterCallback, Trainer, TrainingArguments
 
 from ..checkpoints import check_resume_tensors, newest_complete_checkpoint
 from ..families.base import HfvPreTrainedModel
+from ..objectives.noise import EVAL_SPLIT, NoiseEpochCallback, NoiseSeededDataset, uses_noise_seeds
 from .reporting import LossHistory, plot_loss, write_metrics, write_model_card
 from .throughput import install_throughput
 
@@ -83,8 +84,18 @@ class RunSettings:
 
 def train(model, settings: RunSettings, train_dataset, eval_dataset=None, data_collator=None, processing_class=None,
           **trainer_kwargs):
-    """Run the Trainer (resuming from the last checkpoint when asked); returns (trainer, loss history)."""
+    """Run the Trainer (resuming from the last checkpoint when asked); returns (trainer, loss history).
+
+    A collator that reads per-example noise seeds gets them from `settings.seed`, the epoch and the example index
+    (`objectives.noise`), so its masking does not depend on the global RNG: a `--resume` redraws what the
+    uninterrupted run drew."""
     history = LossHistory()
+    callbacks: list = [history]
+    if uses_noise_seeds(data_collator):
+        train_dataset = NoiseSeededDataset(train_dataset, settings.seed)
+        callbacks.append(NoiseEpochCallback(train_dataset))
+        if eval_dataset is not None:  # one fixed draw, so every evaluation sees the same noise
+            eval_dataset = NoiseSeededDataset(eval_dataset, settings.seed, split=EVAL_SPLIT)
     if settings.label_names is None and data_collator is not None:
         # Trainer guesses label names from forward()'s signature and then skips the eval loss when one of them
         # (e.g. sentence_order_label on a BERT) is absent; read them off a real batch instead.
@@ -93,7 +104,7 @@ def train(model, settings: RunSettings, train_dataset, eval_dataset=None, data_c
     trainer = settings.trainer_class(
         model=model, args=settings.arguments(eval_dataset is not None), train_dataset=train_dataset,
         eval_dataset=eval_dataset, data_collator=data_collator, processing_class=processing_class,
-        callbacks=[history], **trainer_kwargs,
+        callbacks=callbacks, **trainer_kwargs,
     )
     history.throughput = install_throughput(trainer, settings.peak_tflops)
     if settings.quiet:
