@@ -40,7 +40,7 @@ REFUSED_POSITIONS = ("alibi", "relative_bias")
 # --- configuration ----------------------------------------------------------------------------------------------
 def validate_linear_attention(config) -> None:
     """Types and ranges of the linear-attention fields, and the combinations linear attention cannot express."""
-    from .config import _allowed, _check_int  # config imports this module
+    from .config_checks import _allowed, _check_int  # config_checks imports this module
 
     # attention_type itself is checked with the other attention kinds (attention_scores.validate_attention_kind)
     if not isinstance(config.linear_feature_map, str):
