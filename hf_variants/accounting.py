@@ -13,11 +13,25 @@ is left out, as `torch.utils.flop_counter` and MFU conventions do — element by
   Luong's general score adds W_a per query; Bahdanau's additive score W_a per query and U_a per key, its v_a per
   pair costing what q·k would;
   Linformer compresses the keys/values to `linformer_k` rows first (counted with the projections).
+  Sparse patterns (`attention_window`, `global_attention_positions`, `random_attention_blocks`, per layer by
+  `layer_attention_pattern`) count the pairs the pattern allows in that layer (exactly, row by row: band, global
+  rows/columns, random key blocks, clipped by the causal mask) — the model FLOPs of the pattern, what MFU should
+  use. Eager/sdpa still compute every pair and mask it (count with `dense_attention=True`); flex skips the blocks
+  the pattern empties but computes partly allowed blocks whole, so it lies in between.
+  Linear attention (`attention_type="linear"`) has no pairs: φ(k)ᵀ[v, 1] and φ(q)(...) per token (feature size F:
+  head_dim for elu+1, `linear_num_features` for FAVOR+, whose W x adds 2·head_dim·F per query and key); causal
+  attention adds the masked quadratic form inside each chunk of `CHUNK` tokens (its causal triangle;
+  `dense_attention=True` counts the whole chunk squares over the length padded to whole chunks, as computed).
+  Transformer-XL (`relative_xl`): the (q + v)·W_R R term costs what q·k does per pair and `r_net` projects one
+  table row per key once per batch (both under "positions"; `batch_size` shares the table); `memory_len` remembered tokens (default `memory_length`: a steady-
+  state segment) add keys: their k/v projections and the pairs of every query with them.
 - feed-forward (MLP, GLU), router and experts (each token through its `num_experts_per_tok` experts; experts
   with a capacity limit drop tokens, so theirs is an upper bound)
 - heads: LM/MLM heads on every token (the decoder's tokens for encoder-decoders), poolers/classifiers per sequence
 
-Backward costs twice the forward (a gradient for each matmul operand), so a training step is 3x the forward.
+Backward costs twice the forward (a gradient for each matmul operand), so a training step is 3x the forward —
+less the second gradient of matmuls with a constant operand (FAVOR+'s random features, Transformer-XL's sinusoid
+table).
 """
 
 from __future__ import annotations
@@ -30,7 +44,9 @@ from torch import nn
 from .core.attention import Attention
 from .core.attention_scores import AdditiveScore, GeneralScore
 from .core.heads import Pooler, SequenceClassificationHead
+from .core.linear_attention import CHUNK, FavorFeatures
 from .core.moe import SparseMoE
+from .core.sparse import pattern_key, random_block_table
 from .core.stack import TransformerStack
 
 ELEMENTS = ("embeddings", "attention projections", "attention scores", "feed-forward", "router", "experts",
@@ -47,6 +63,13 @@ class Element:
     params: int = 0
     active_params: int = 0
     forward_flops: int = 0
+    # forward FLOPs of matmuls with one constant operand (FAVOR+'s W, Transformer-XL's sinusoid table): their
+    # backward computes one gradient, not two
+    one_gradient_flops: int = 0
+
+    @property
+    def training_flops(self) -> int:
+        return TRAINING_MULTIPLIER * self.forward_flops - self.one_gradient_flops
 
 
 @dataclass
@@ -56,6 +79,8 @@ class Accounting:
     seq_len: int
     target_len: int | None
     dense_attention: bool
+    memory_len: int = 0
+    batch_size: int = 1
     elements: dict[str, Element] = field(default_factory=lambda: {name: Element() for name in ELEMENTS})
 
     @property
@@ -78,7 +103,7 @@ class Accounting:
     @property
     def training_flops(self) -> int:
         """Forward + backward FLOPs of one sequence."""
-        return TRAINING_MULTIPLIER * self.forward_flops
+        return sum(e.training_flops for e in self.elements.values())
 
     def table(self) -> str:
         """The per-element table `hfv flops` prints."""
@@ -86,12 +111,10 @@ class Accounting:
         total = max(self.forward_flops, 1)
         for name, e in self.elements.items():
             if e.params or e.forward_flops:
-                per_token = e.forward_flops / self.tokens
-                rows.append((name, f"{e.params:,}", f"{e.active_params:,}", _si(per_token),
-                             _si(TRAINING_MULTIPLIER * per_token), f"{100 * e.forward_flops / total:.1f}%"))
-        per_token = self.forward_flops / self.tokens
-        rows.append(("total", f"{self.params:,}", f"{self.active_params:,}", _si(per_token),
-                     _si(TRAINING_MULTIPLIER * per_token), "100.0%"))
+                rows.append((name, f"{e.params:,}", f"{e.active_params:,}", _si(e.forward_flops / self.tokens),
+                             _si(e.training_flops / self.tokens), f"{100 * e.forward_flops / total:.1f}%"))
+        rows.append(("total", f"{self.params:,}", f"{self.active_params:,}", _si(self.forward_flops / self.tokens),
+                     _si(self.training_flops / self.tokens), "100.0%"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
                  for r in rows]
@@ -101,9 +124,9 @@ class Accounting:
 
     def as_dict(self) -> dict:
         return {"seq_len": self.seq_len, "target_len": self.target_len, "tokens": self.tokens,
-                "dense_attention": self.dense_attention, "params": self.params, "active_params": self.active_params,
+                "dense_attention": self.dense_attention, "memory_len": self.memory_len, "params": self.params, "active_params": self.active_params,
                 "forward_flops": self.forward_flops, "training_flops": self.training_flops,
-                "elements": {k: vars(v) for k, v in self.elements.items()}}
+                "elements": {k: {**vars(v), "training_flops": v.training_flops} for k, v in self.elements.items()}}
 
 
 def _si(value: float) -> str:
@@ -123,6 +146,8 @@ def _element_of(name: str) -> str:
         return "experts"
     if "mlp" in parts and "gate" in parts:
         return "router"
+    if "relative_xl" in parts:
+        return "positions"
     if "self_attn" in parts or "cross_attn" in parts:
         return "attention projections"
     if "mlp" in parts:
@@ -164,7 +189,68 @@ def attention_pairs(queries: int, keys: int, causal: bool, window: int | None) -
     return sum(min(offset + i + 1, window) for i in range(queries))
 
 
-def _attention(attn: Attention, report: Accounting, queries: int, keys: int) -> None:
+def sparse_pairs(config, key: int, is_causal: bool, length: int, rows_per_step: int = 2048) -> int:
+    """(query, key) pairs a sparse pattern (`core/sparse.py`, layers named `key`) allows over `length` tokens,
+    intersected with the causal mask: per query row, the union of its band (or itself), the global positions and
+    its random key blocks, or the whole row for a global query."""
+    window = config.attention_window or 1  # no band: the diagonal
+    size = config.attention_block_size
+    num_blocks = -(-length // size)
+    table = random_block_table(config, key, num_blocks, is_causal) if config.random_attention_blocks else None
+    positions = torch.tensor(sorted(p for p in config.global_attention_positions or () if p < length),
+                             dtype=torch.long)
+    starts = torch.arange(num_blocks) * size
+    total = 0
+    for first in range(0, length, rows_per_step):
+        i = torch.arange(first, min(first + rows_per_step, length))
+        last = i if is_causal else torch.full_like(i, length - 1)  # the last key the causal mask allows
+        band_lo = (i - window + 1).clamp(min=0)
+        band_hi = i if is_causal else (i + window - 1).clamp(max=length - 1)
+        count = band_hi - band_lo + 1
+        if table is not None:  # key blocks clipped to the causal range, minus their overlap with the band
+            chosen = table[i // size]  # [rows, blocks]
+            lo, hi = starts[None, :], torch.minimum((starts + size - 1)[None, :], last[:, None])
+            inside = (hi - lo + 1).clamp(min=0)
+            overlap = (torch.minimum(hi, band_hi[:, None]) - torch.maximum(lo, band_lo[:, None]) + 1).clamp(min=0)
+            count = count + ((inside - overlap) * chosen).sum(-1)
+        if len(positions):  # global keys not already counted, then global queries see their whole causal row
+            p = positions[None, :]
+            seen = (p >= band_lo[:, None]) & (p <= band_hi[:, None])
+            if table is not None:
+                seen |= table[i // size][:, p[0] // size]
+            count = count + ((p <= last[:, None]) & ~seen).sum(-1)
+            count = torch.where(torch.isin(i, positions), last + 1, count)
+        total += int(count.sum())
+    return total
+
+
+def _linear_attention(attn: Attention, report: Accounting, tokens: int) -> None:
+    """φ(q), φ(k) and the two sums of kernelised linear attention (core/linear_attention.py) over `tokens`."""
+    e = report.elements
+    heads, dim = attn.num_heads, attn.head_dim
+    favor = isinstance(attn.feature_map, FavorFeatures)
+    features = attn.feature_map.num_features if favor else dim
+    if favor:  # W x for every query and key (W is a buffer: no gradient of its own)
+        projection = 2 * tokens * heads * 2 * dim * features
+        e["attention scores"].forward_flops += projection
+        e["attention scores"].one_gradient_flops += projection
+    value_width = dim + 1  # [v, 1]: numerator and normaliser together
+    sums = 2 * features * value_width  # φ(k)ᵀ[v, 1] per key, φ(q)·(sum) per query
+    if not attn.is_causal:
+        e["attention scores"].forward_flops += heads * 2 * tokens * sums
+        return
+    chunk = min(CHUNK, tokens)
+    if report.dense_attention:  # as computed: the length padded to whole chunks, whole chunk squares
+        padded = -(-tokens // chunk) * chunk
+        pairs = padded * chunk
+        tokens = padded
+    else:  # the causal triangle inside each chunk
+        full, rest = divmod(tokens, chunk)
+        pairs = full * chunk * (chunk + 1) // 2 + rest * (rest + 1) // 2
+    e["attention scores"].forward_flops += heads * (2 * tokens * sums + 2 * pairs * (features + value_width))
+
+
+def _attention(attn: Attention, report: Accounting, queries: int, keys: int, pattern: int | None = None) -> None:
     e = report.elements
     per_query = _linear_flops(attn.q_proj) + _linear_flops(attn.o_proj)
     per_key = _linear_flops(attn.k_proj) + _linear_flops(attn.v_proj)
@@ -172,10 +258,24 @@ def _attention(attn: Attention, report: Accounting, queries: int, keys: int) -> 
         compressed = attn.linformer.key_compress.out_features
         e["attention projections"].forward_flops += 2 * 2 * compressed * keys * attn.k_proj.in_features
         keys = compressed
+    if attn.relative_xl is not None:  # Transformer-XL: the remembered tokens are keys too
+        keys += report.memory_len  # (concatenated to the segment: autograd computes their input gradient too)
     e["attention projections"].forward_flops += queries * per_query + keys * per_key
+    if attn.feature_map is not None:
+        _linear_attention(attn, report, queries)
+        return
     causal = attn.is_causal and not report.dense_attention
-    pairs = attention_pairs(queries, keys, causal, attn.sliding_window if causal else None)
-    e["attention scores"].forward_flops += 4 * attn.num_heads * attn.head_dim * pairs
+    if pattern is not None and not report.dense_attention:
+        pairs = sparse_pairs(attn.config, pattern, attn.is_causal, keys)
+    else:
+        pairs = attention_pairs(queries, keys, causal, attn.sliding_window if causal else None)
+    per_pair = 2 * attn.num_heads * attn.head_dim  # one dot product of a head's vectors
+    e["attention scores"].forward_flops += 2 * per_pair * pairs  # q·k and weights·v
+    if attn.relative_xl is not None:  # r_net over the relative table (one row per key), (q + v)·W_R R per pair
+        # the sinusoid table is a constant, projected once per batch: its share per sequence
+        table = keys * _linear_flops(attn.relative_xl.r_net) // report.batch_size
+        e["positions"].forward_flops += table + per_pair * pairs
+        e["positions"].one_gradient_flops += table
     per_head = 2 * attn.num_heads * attn.head_dim**2  # one [head_dim, head_dim] matrix per head and vector
     if isinstance(attn.score, GeneralScore):  # W_a folded into the queries
         e["attention scores"].forward_flops += queries * per_head
@@ -197,7 +297,7 @@ def _channel_mixer(mixer: nn.Module, report: Accounting, tokens: int) -> None:
 def _stack(stack: TransformerStack, report: Accounting, tokens: int, encoder_tokens: int | None) -> None:
     for layer_idx in range(stack.num_layers):
         block = stack.block_for_layer(layer_idx)
-        _attention(block.self_attn, report, tokens, tokens)
+        _attention(block.self_attn, report, tokens, tokens, pattern_key(stack.config, layer_idx))
         if block.cross_attn is not None:
             _attention(block.cross_attn, report, tokens, encoder_tokens)
         _channel_mixer(block.mlp, report, tokens)
@@ -236,16 +336,22 @@ def _count_flops(model: nn.Module, report: Accounting) -> None:
 
 
 def account(model: nn.Module, seq_len: int, target_len: int | None = None,
-            dense_attention: bool = False) -> Accounting:
+            dense_attention: bool = False, memory_len: int | None = None, batch_size: int = 1) -> Accounting:
     """Parameters and forward FLOPs by element of `model` for one sequence of `seq_len` tokens (encoder-decoders:
-    `target_len` decoder tokens, default `seq_len`). The model may live on the meta device."""
+    `target_len` decoder tokens, default `seq_len`; Transformer-XL: `memory_len` remembered tokens, default the
+    config's `memory_length`; its relative table is projected once per batch of `batch_size` sequences). The model
+    may live on the meta device."""
     if seq_len <= 0 or (target_len is not None and target_len <= 0):
         raise ValueError(f"seq_len={seq_len!r} and target_len={target_len!r} must be positive")
+    if memory_len is None:
+        memory_len = getattr(model.config, "memory_length", 0) or 0
+    if memory_len < 0 or batch_size <= 0:
+        raise ValueError(f"memory_len={memory_len!r} must be >= 0 and batch_size={batch_size!r} positive")
     if not getattr(model.config, "is_encoder_decoder", False):
         target_len = None
     elif target_len is None:
         target_len = seq_len
-    report = Accounting(seq_len, target_len, dense_attention)
+    report = Accounting(seq_len, target_len, dense_attention, memory_len, batch_size)
     _count_params(model, report)
     _count_flops(model, report)
     return report
@@ -253,7 +359,7 @@ def account(model: nn.Module, seq_len: int, target_len: int | None = None,
 
 def training_flops(model: nn.Module, inputs: dict) -> int:
     """Forward + backward FLOPs of a batch (Trainer's `floating_point_ops`): from the shapes of `input_ids` (or
-    `inputs_embeds`) and, for encoder-decoders, `decoder_input_ids` or `labels`."""
+    `inputs_embeds`), for encoder-decoders `decoder_input_ids` or `labels`, and Transformer-XL's `memory`."""
     reference = inputs.get("input_ids", inputs.get("inputs_embeds"))
     if reference is None:
         return 0
@@ -263,10 +369,13 @@ def training_flops(model: nn.Module, inputs: dict) -> int:
         target = next((inputs[k] for k in ("decoder_input_ids", "labels", "decoder_inputs_embeds")
                        if inputs.get(k) is not None), None)
         target_len = target.shape[1] if target is not None else seq_len
+    memory = inputs.get("memory")
+    memory_len = int(memory[0].shape[1]) if memory else 0
     cache = model.__dict__.setdefault("_hfv_flops_cache", {})
-    key = (int(seq_len), target_len)
+    key = (int(batch), int(seq_len), target_len, memory_len)
     if key not in cache:
-        cache[key] = account(model, int(seq_len), target_len).training_flops
+        cache[key] = account(model, int(seq_len), target_len, memory_len=memory_len,
+                             batch_size=int(batch)).training_flops
     return int(batch) * cache[key]
 
 

@@ -95,3 +95,83 @@ def test_hfv_flops_command(tmp_path, capsys):
     assert data["training_flops"] == account(model_for_config(config), 32, 8).training_flops
     assert main(["flops", str(tmp_path / "missing")]) == 2
     assert "neither a variant name" in capsys.readouterr().err
+
+
+# --- the attention kinds of issue 15 -------------------------------------------------------------------------------
+
+def _measured_and_predicted(model, inputs, seq, memory_len=0):
+    with FlopCounterMode(display=False) as counter:
+        model(**inputs).logits.float().pow(2).mean().backward()
+    batch = inputs["input_ids"].shape[0]
+    report = account(model, seq, TARGET, dense_attention=True, memory_len=memory_len, batch_size=batch)
+    return counter.get_total_flops(), batch * report.training_flops
+
+
+@pytest.mark.parametrize("name, seq, overrides", [
+    ("bert", SEQ, {"linear_feature_map": "elu"}),  # bidirectional
+    ("bart", SEQ, {"linear_feature_map": "favor", "linear_num_features": 24}),  # bidirectional + causal, cross stays
+    ("llama", 80, {"linear_feature_map": "elu"}),  # causal over two chunks of CHUNK=64 (the second one padded)
+    ("llama", 80, {"linear_feature_map": "favor", "linear_num_features": 24}),
+])
+def test_linear_attention_flops_match_torch_flop_counter(name, seq, overrides):
+    """Feature maps (FAVOR+'s W x, whose W takes no gradient), the bidirectional sums and the chunked causal form."""
+    model, spec = _model(name, attention_type="linear", **overrides)
+    inputs = {"input_ids": torch.randint(3, 99, (BATCH, seq))}
+    if spec.family == "encoder-decoder":
+        inputs["decoder_input_ids"] = torch.randint(3, 99, (BATCH, TARGET))
+    measured, predicted = _measured_and_predicted(model, inputs, seq)
+    assert abs(predicted - measured) <= 0.05 * measured, (predicted, measured)
+
+
+def test_causal_linear_attention_counts_the_triangle_inside_chunks():
+    """Model FLOPs (the default) count the causal triangle of each chunk; dense counts the chunk squares computed."""
+    model, _ = _model("llama", attention_type="linear", linear_feature_map="elu")
+    layers, heads, dim = 2, 4, 8
+    dense = account(model, 80, dense_attention=True).elements["attention scores"].forward_flops
+    useful = account(model, 80).elements["attention scores"].forward_flops
+    triangle = 64 * 65 // 2 + 16 * 17 // 2  # chunks of 64 and 16 tokens
+    # the quadratic form costs 2 * (features + dim + 1) per pair; the sums 2 * 2 * features * (dim + 1) per token
+    # over the length padded to 128 (dense) or 80 (useful)
+    assert dense - useful == layers * heads * (2 * (128 * 64 - triangle) * (dim + dim + 1) + 4 * 48 * dim * (dim + 1))
+
+
+@pytest.mark.parametrize("memory", [0, 12])
+def test_relative_xl_flops_match_torch_flop_counter(memory):
+    """r_net over the relative table (once per batch), the (q + v)·R term per pair, and memory as extra keys."""
+    model, _ = _model("gpt2", position_embedding_type="relative_xl", memory_length=max(memory, 1))
+    inputs = {"input_ids": torch.randint(3, 99, (BATCH, SEQ))}
+    if memory:
+        with torch.no_grad():
+            inputs["memory"] = model(input_ids=torch.randint(3, 99, (BATCH, memory)), use_cache=False).memory
+        inputs["use_cache"] = False
+    measured, predicted = _measured_and_predicted(model, inputs, SEQ, memory_len=memory)
+    assert abs(predicted - measured) <= 0.05 * measured, (predicted, measured)
+    assert model.floating_point_ops(inputs) == BATCH * account(model, SEQ, memory_len=memory,
+                                                               batch_size=BATCH).training_flops
+
+
+SPARSE = {"attention_window": 3, "global_attention_positions": [0, 9], "random_attention_blocks": 1,
+          "attention_block_size": 4, "layer_attention_pattern": ["local", "full", "local"], "num_hidden_layers": 3}
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("gpt2", SPARSE),  # causal: band, globals, random blocks, a dense middle layer
+    ("bert", SPARSE),  # bidirectional
+    ("bert", {"attention_window": 2}),  # band only
+    ("gpt2", {"global_attention_positions": [3], "random_attention_blocks": 2, "attention_block_size": 5}),
+])
+def test_sparse_pattern_counts_the_pairs_its_mask_allows(name, overrides):
+    """The attended pairs of every layer, read off the attention weights the eager kernel used with the pattern's
+    mask (a naive count), equal the pairs the accounting counts; dense kernels compute every pair."""
+    length = 19  # not a multiple of the block size: a partial last block
+    model, _ = _model(name, max_position_embeddings=64, **overrides)
+    out = model(input_ids=torch.randint(3, 99, (1, length)), output_attentions=True)
+    allowed = sum(int((weights[0, 0] > 0).sum()) for weights in out.attentions)
+    attn = out.attentions[0]
+    heads, dim = model.config.num_attention_heads, model.config.resolved_head_dim
+    assert attn.shape[1] == heads
+    scores = account(model, length).elements["attention scores"].forward_flops
+    assert scores == 2 * 2 * heads * dim * allowed
+    dense = account(model, length, dense_attention=True).elements["attention scores"].forward_flops
+    assert dense == 2 * 2 * heads * dim * length * length * model.config.num_hidden_layers
+    assert allowed < model.config.num_hidden_layers * length * length
