@@ -197,9 +197,11 @@ def sparse_pairs(config, key: int, is_causal: bool, length: int, rows_per_step: 
     size = config.attention_block_size
     num_blocks = -(-length // size)
     table = random_block_table(config, key, num_blocks, is_causal) if config.random_attention_blocks else None
+    if table is not None:  # per query block: the chosen key blocks' indices (a few), and whether each is real
+        chosen_blocks = table.to(torch.int8).topk(min(config.random_attention_blocks, num_blocks), dim=-1).indices
+        chosen_valid = table.gather(1, chosen_blocks)
     positions = torch.tensor(sorted(p for p in config.global_attention_positions or () if p < length),
                              dtype=torch.long)
-    starts = torch.arange(num_blocks) * size
     total = 0
     for first in range(0, length, rows_per_step):
         i = torch.arange(first, min(first + rows_per_step, length))
@@ -208,11 +210,11 @@ def sparse_pairs(config, key: int, is_causal: bool, length: int, rows_per_step: 
         band_hi = i if is_causal else (i + window - 1).clamp(max=length - 1)
         count = band_hi - band_lo + 1
         if table is not None:  # key blocks clipped to the causal range, minus their overlap with the band
-            chosen = table[i // size]  # [rows, blocks]
-            lo, hi = starts[None, :], torch.minimum((starts + size - 1)[None, :], last[:, None])
+            lo = chosen_blocks[i // size] * size  # [rows, chosen]
+            hi = torch.minimum(lo + size - 1, last[:, None])
             inside = (hi - lo + 1).clamp(min=0)
             overlap = (torch.minimum(hi, band_hi[:, None]) - torch.maximum(lo, band_lo[:, None]) + 1).clamp(min=0)
-            count = count + ((inside - overlap) * chosen).sum(-1)
+            count = count + ((inside - overlap) * chosen_valid[i // size]).sum(-1)
         if len(positions):  # global keys not already counted, then global queries see their whole causal row
             p = positions[None, :]
             seen = (p >= band_lo[:, None]) & (p <= band_hi[:, None])

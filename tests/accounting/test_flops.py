@@ -100,6 +100,8 @@ def test_hfv_flops_command(tmp_path, capsys):
 # --- the attention kinds of issue 15 -------------------------------------------------------------------------------
 
 def _measured_and_predicted(model, inputs, seq, memory_len=0):
+    """(FlopCounterMode's forward + backward FLOPs, the accounting's with every pair a dense kernel computes).
+    The new kinds are counted exactly, so their tests hold them to 1% rather than the issue's 5%."""
     with FlopCounterMode(display=False) as counter:
         model(**inputs).logits.float().pow(2).mean().backward()
     batch = inputs["input_ids"].shape[0]
@@ -120,7 +122,7 @@ def test_linear_attention_flops_match_torch_flop_counter(name, seq, overrides):
     if spec.family == "encoder-decoder":
         inputs["decoder_input_ids"] = torch.randint(3, 99, (BATCH, TARGET))
     measured, predicted = _measured_and_predicted(model, inputs, seq)
-    assert abs(predicted - measured) <= 0.05 * measured, (predicted, measured)
+    assert abs(predicted - measured) <= 0.01 * measured, (predicted, measured)  # the issue's bound is 5%
 
 
 def test_causal_linear_attention_counts_the_triangle_inside_chunks():
@@ -145,7 +147,7 @@ def test_relative_xl_flops_match_torch_flop_counter(memory):
             inputs["memory"] = model(input_ids=torch.randint(3, 99, (BATCH, memory)), use_cache=False).memory
         inputs["use_cache"] = False
     measured, predicted = _measured_and_predicted(model, inputs, SEQ, memory_len=memory)
-    assert abs(predicted - measured) <= 0.05 * measured, (predicted, measured)
+    assert abs(predicted - measured) <= 0.01 * measured, (predicted, measured)  # the issue's bound is 5%
     assert model.floating_point_ops(inputs) == BATCH * account(model, SEQ, memory_len=memory,
                                                                batch_size=BATCH).training_flops
 
