@@ -124,7 +124,8 @@ class Accounting:
 
     def as_dict(self) -> dict:
         return {"seq_len": self.seq_len, "target_len": self.target_len, "tokens": self.tokens,
-                "dense_attention": self.dense_attention, "memory_len": self.memory_len, "params": self.params, "active_params": self.active_params,
+                "dense_attention": self.dense_attention, "memory_len": self.memory_len,
+                "batch_size": self.batch_size, "params": self.params, "active_params": self.active_params,
                 "forward_flops": self.forward_flops, "training_flops": self.training_flops,
                 "elements": {k: {**vars(v), "training_flops": v.training_flops} for k, v in self.elements.items()}}
 
