@@ -348,8 +348,10 @@ def account(model: nn.Module, seq_len: int, target_len: int | None = None,
         raise ValueError(f"seq_len={seq_len!r} and target_len={target_len!r} must be positive")
     if memory_len is None:
         memory_len = getattr(model.config, "memory_length", 0) or 0
-    if memory_len < 0 or batch_size <= 0:
-        raise ValueError(f"memory_len={memory_len!r} must be >= 0 and batch_size={batch_size!r} positive")
+    if memory_len < 0:
+        raise ValueError(f"memory_len={memory_len!r} must be >= 0")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size={batch_size!r} must be positive")
     if not getattr(model.config, "is_encoder_decoder", False):
         target_len = None
     elif target_len is None:

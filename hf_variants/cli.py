@@ -135,7 +135,7 @@ def _flops(args) -> int:
             overrides[key] = value
     config = load_config(args.config, overrides)
     model = model_for_config(config, args.head)
-    report = account(model, args.seq_len, args.target_len, args.dense_attention)
+    report = account(model, args.seq_len, args.target_len, args.dense_attention, args.memory_len, args.batch_size)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
         return 0
@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a config field")
     flops.add_argument("--dense-attention", action="store_true",
                        help="count every (query, key) pair, as a dense kernel computes (no causal/window saving)")
+    flops.add_argument("--memory-len", type=int, help="Transformer-XL: remembered tokens (default: memory_length)")
+    flops.add_argument("--batch-size", type=int, default=1,
+                       help="sequences per batch (Transformer-XL projects its relative table once per batch)")
     flops.add_argument("--json", action="store_true", help="print the accounting as JSON")
     flops.set_defaults(func=_flops)
     return parser

@@ -95,6 +95,15 @@ def test_hfv_flops_command(tmp_path, capsys):
     assert data["training_flops"] == account(model_for_config(config), 32, 8).training_flops
     assert main(["flops", str(tmp_path / "missing")]) == 2
     assert "neither a variant name" in capsys.readouterr().err
+    xl = tiny_config("llama", position_embedding_type="relative_xl", memory_length=8)
+    xl.save_pretrained(tmp_path / "xl")
+    assert main(["flops", str(tmp_path / "xl"), "--seq-len", "16", "--memory-len", "4", "--batch-size", "2",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = account(model_for_config(xl), 16, memory_len=4, batch_size=2)
+    assert (data["memory_len"], data["batch_size"], data["training_flops"]) == (4, 2, expected.training_flops)
+    assert main(["flops", "llama", "--batch-size", "0"]) == 2
+    assert "batch_size=0 must be positive" in capsys.readouterr().err
 
 
 # --- the attention kinds of issue 15 -------------------------------------------------------------------------------
