@@ -52,7 +52,7 @@ class HfvGPTConfig(DecoderConfig):
     embedding_padding_idx: bool = False  # native GPT-1's token table has no padding row
 
     def __post_init__(self, **kwargs):
-        if self.intermediate_size is None:
+        if self.intermediate_size is None and type(self.hidden_size) is int:  # else the type check names hidden_size
             self.intermediate_size = 4 * self.hidden_size
         super().__post_init__(**kwargs)
 

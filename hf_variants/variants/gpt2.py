@@ -36,7 +36,7 @@ class HfvGPT2Config(DecoderConfig):
     token_types_in_word_embeddings: bool = True
 
     def __post_init__(self, **kwargs):
-        if self.intermediate_size is None:
+        if self.intermediate_size is None and type(self.hidden_size) is int:  # else the type check names hidden_size
             self.intermediate_size = 4 * self.hidden_size
         super().__post_init__(**kwargs)
 
