@@ -29,6 +29,7 @@ from ..core.compat import (
 )
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
+from ..core.heads import lm_head_projection
 from ..core.paged import past_length as paged_past_length
 from ..core.recording import recordable_outputs, records_outputs
 from ..core.relative_xl import SegmentMemory, use_cache_with_memory
@@ -171,11 +172,7 @@ class DecoderForCausalLM(DecoderHead, ContinuousBatchingMixin, GenerationMixin):
     def __init__(self, config: DecoderConfig):
         super().__init__(config)
         self.model = DecoderModel(config)
-        # Factorized embeddings: project back to embedding_size so the head can share the embedding matrix.
-        self.lm_head_projection = (
-            nn.Linear(config.hidden_size, config.embedding_size, bias=False)
-            if config.embedding_size != config.hidden_size else None
-        )
+        self.lm_head_projection = lm_head_projection(config)  # factorized embeddings only
         self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
         self.post_init()
 
@@ -255,12 +252,18 @@ class DecoderForSequenceClassification(DecoderHead):
         )
 
 
+# Per-token heads score a whole sequence at once: they keep no cache (and no Transformer-XL memory).
+_NO_CACHE = ("cache", "past_key_values", "use_cache", "memory")
+
+
 class DecoderForTokenClassification(TokenClassificationMixin, DecoderHead):
+    unused_inputs = _NO_CACHE
     base_call_kwargs = {"use_cache": False}
     _base_model = DecoderModel
 
 
 class DecoderForQuestionAnswering(QuestionAnsweringMixin, DecoderHead):
+    unused_inputs = _NO_CACHE
     base_call_kwargs = {"use_cache": False}
     _base_model = DecoderModel
 

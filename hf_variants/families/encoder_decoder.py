@@ -15,7 +15,7 @@ from transformers import GenerationMixin
 from transformers.modeling_outputs import Seq2SeqLMOutput, Seq2SeqSequenceClassifierOutput
 
 from ..core.compat import cache_output, output_cache
-from ..core.heads import SequenceClassificationHead
+from ..core.heads import SequenceClassificationHead, lm_head_projection
 from .encoder_decoder_model import (  # noqa: F401 (re-exported: the family's public names)
     EncoderDecoderConfig,
     EncoderDecoderModel,
@@ -75,11 +75,7 @@ class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderH
     def __init__(self, config: EncoderDecoderConfig):
         super().__init__(config)
         self.model = EncoderDecoderModel(config)
-        # Factorized embeddings: project back to embedding_size so the head can share the embedding matrix.
-        self.lm_head_projection = (
-            nn.Linear(config.hidden_size, config.embedding_size, bias=False)
-            if config.embedding_size != config.hidden_size else None
-        )
+        self.lm_head_projection = lm_head_projection(config)  # factorized embeddings only
         self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
         if config.final_logits_bias:
             self.final_logits_bias = nn.Buffer(torch.zeros(1, config.vocab_size))
@@ -135,6 +131,8 @@ class EncoderDecoderForSequenceClassification(SharedEmbeddingsAccessors, Encoder
     over sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
 
     accepts_loss_kwargs = False
+    # Reads the source ids (EOS positions) and keeps no cache: no embeddings in, no cache arguments.
+    unused_inputs = ("cache", "past_key_values", "use_cache", "inputs_embeds", "decoder_inputs_embeds")
     base_call_kwargs = {"use_cache": False}
 
     def __init__(self, config: EncoderDecoderConfig):

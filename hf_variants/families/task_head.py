@@ -17,23 +17,23 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import torch
 from torch import nn
 
 from ..core.compat import can_return_tuple
 from .losses import pop_loss_kwargs
 
-_TARGET = torch.Tensor | None
+_TARGET = "torch.Tensor | None"  # (annotations as strings, like the base models' under `from __future__`)
 
 
-def head_signature(base_forward, head_arguments: dict[str, Any]) -> inspect.Signature:
-    """`self`, the base model's parameters with `head_arguments` (name -> default) after the last `*inputs_embeds`
-    (as native heads place `labels`), then `**kwargs`."""
-    base = [p for p in inspect.signature(base_forward).parameters.values() if p.kind is not p.VAR_KEYWORD]
+def head_signature(base_forward, head_arguments: dict[str, Any], unused: tuple[str, ...] = ()) -> inspect.Signature:
+    """`self`, the base model's parameters but `unused` with `head_arguments` (name -> default) after the last
+    `*inputs_embeds` (as native heads place `labels`), then `**kwargs`."""
+    base = [p for p in inspect.signature(base_forward).parameters.values()
+            if p.kind is not p.VAR_KEYWORD and p.name not in unused]
     named = [p.name for p in base]
     at = max([i + 1 for i, name in enumerate(named) if name.endswith("inputs_embeds")], default=len(base))
     own = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
-                             annotation=_TARGET if default is None else type(default))
+                             annotation=_TARGET if default is None else f"{type(default).__name__} | torch.Tensor")
            for name, default in head_arguments.items() if name not in named]
     if base[0].name != "self":
         base.insert(0, inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD))
@@ -46,11 +46,13 @@ class TaskHead:
     """Mixin placed before a family's PreTrainedModel base: one forward for all its heads.
 
     Class attributes a head sets: `base_model_class` (whose forward declares the inputs; set once per family),
-    `head_arguments` (its own arguments and their defaults, popped before the base model runs), `base_call_kwargs`
-    (fixed arguments to the base model, e.g. no KV cache for a decoder's token classifier)."""
+    `head_arguments` (its own arguments and their defaults, popped before the base model runs), `unused_inputs`
+    (base model inputs the head does not take: left out of its signature), `base_call_kwargs` (fixed arguments to
+    the base model, e.g. no KV cache for a decoder's token classifier)."""
 
     base_model_class: type[nn.Module] | None = None
     head_arguments: dict[str, Any] = {"labels": None}
+    unused_inputs: tuple[str, ...] = ()
     base_call_kwargs: dict[str, Any] = {}
 
     def __init_subclass__(cls, **kwargs):
@@ -63,7 +65,7 @@ class TaskHead:
         """Give the class a forward whose signature is the head's (the PreTrainedModel base then wraps it with
         core/inputs.checked_forward, which reads it), unless the inherited one already has that signature (the
         subclasses `declare_variant` makes add nothing)."""
-        signature = head_signature(cls.base_model_class.forward, cls.head_arguments)
+        signature = head_signature(cls.base_model_class.forward, cls.head_arguments, cls.unused_inputs)
         if getattr(cls.forward, "__signature__", None) == signature:
             return
         positional = tuple(p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD)[1:]
