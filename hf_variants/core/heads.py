@@ -9,6 +9,14 @@ from transformers.activations import ACT2FN
 from .norms import build_norm
 
 
+def lm_head_projection(config) -> nn.Linear | None:
+    """With factorized embeddings (embedding_size != hidden_size), the bias-free map from hidden_size back to
+    embedding_size in front of a causal or seq2seq LM head, so that the head can share the embedding matrix."""
+    if config.embedding_size == config.hidden_size:
+        return None
+    return nn.Linear(config.hidden_size, config.embedding_size, bias=False)
+
+
 class MaskedLMHead(nn.Module):
     """dense -> activation -> norm -> decoder (tied to the word embeddings) + bias.
 

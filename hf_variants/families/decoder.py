@@ -23,21 +23,22 @@ from ..core.compat import (
     Cache,
     DynamicCache,
     cache_output,
-    can_return_tuple,
     output_cache,
     resolve_cache,
     slice_logits_to_keep,
 )
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
+from ..core.heads import lm_head_projection
 from ..core.paged import past_length as paged_past_length
 from ..core.recording import recordable_outputs, records_outputs
 from ..core.relative_xl import SegmentMemory, use_cache_with_memory
 from ..core.stack import TransformerStack
 from .base import HfvPreTrainedModel
 from .continuous_batching import ContinuousBatchingMixin
-from .losses import add_aux_loss, chunked_lm_loss, chunked_loss_applies, count_items, items_share, pop_loss_kwargs
+from .losses import add_aux_loss, chunked_lm_loss, chunked_loss_applies, token_share
 from .plans import DECODER_FSDP_PLAN, LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN, decoder_tp_plan
+from .task_head import TaskHead
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin
 
 
@@ -153,21 +154,25 @@ class DecoderModel(DecoderPreTrainedModel):
                                   memory=segments.output() if self.config.memory_length else None)
 
 
-class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, GenerationMixin):
+class DecoderHead(TaskHead, DecoderPreTrainedModel):
+    """A decoder task head: its inputs are `DecoderModel.forward`'s (families/task_head.py)."""
+
+    base_model_class = DecoderModel
+
+
+class DecoderForCausalLM(DecoderHead, ContinuousBatchingMixin, GenerationMixin):
     """Next-token prediction; the LM head is tied to the word embeddings when `tie_word_embeddings`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.embeddings.word_embeddings.weight"}
     _tp_plan = LM_HEAD_TP_PLAN
     _fsdp_plan = LM_HEAD_FSDP_PLAN
+    # `logits_to_keep`: only the positions whose logits are needed go through the head (1 during generation)
+    head_arguments = {"labels": None, "logits_to_keep": 0}
 
     def __init__(self, config: DecoderConfig):
         super().__init__(config)
         self.model = DecoderModel(config)
-        # Factorized embeddings: project back to embedding_size so the head can share the embedding matrix.
-        self.lm_head_projection = (
-            nn.Linear(config.hidden_size, config.embedding_size, bias=False)
-            if config.embedding_size != config.hidden_size else None
-        )
+        self.lm_head_projection = lm_head_projection(config)  # factorized embeddings only
         self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
         self.post_init()
 
@@ -177,29 +182,7 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        cache: Cache | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        use_cache: bool | None = None,
-        logits_to_keep: int | torch.Tensor = 0,
-        token_type_ids: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
-        memory: list[torch.Tensor] | None = None,
-        **kwargs,
-    ) -> DecoderCausalLMOutput:
-        loss_kwargs = pop_loss_kwargs(kwargs)
-        outputs = self.model(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids, memory=memory,
-            cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,
-            token_type_ids=token_type_ids, **kwargs,
-        )
-        # Only the positions whose logits are needed go through the (vocabulary-sized) head: 1 during generation.
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None, logits_to_keep=0) -> DecoderCausalLMOutput:
         hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         if self.lm_head_projection is not None:
             hidden = self.lm_head_projection(hidden)
@@ -210,10 +193,8 @@ class DecoderForCausalLM(DecoderPreTrainedModel, ContinuousBatchingMixin, Genera
             logits = self.lm_head(hidden)
         if labels is not None and logits is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
-        local_items = count_items(labels, shifted=True, shift_labels=loss_kwargs.get("shift_labels"),
-                                  ignore_index=loss_kwargs.get("ignore_index", -100))
-        loss, moe = add_aux_loss(self, loss, outputs, attention_mask,
-                                 items_share(local_items, loss_kwargs.get("num_items_in_batch")))
+        loss, moe = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"),
+                                 token_share(labels, loss_kwargs, shifted=True))
         return DecoderCausalLMOutput(
             loss=loss, aux_loss=moe.get("aux_loss"), z_loss=moe.get("z_loss"), logits=logits, **cache_output(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
@@ -241,7 +222,7 @@ def last_token_index(
     return (positions * present.to(device).long()).argmax(-1)
 
 
-class DecoderForSequenceClassification(DecoderPreTrainedModel):
+class DecoderForSequenceClassification(DecoderHead):
     """Scores every position with a bias-free `score` layer and reads the last real token's scores.
     The loss is a mean over sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
 
@@ -254,29 +235,12 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
         self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
         self.post_init()
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        cache: Cache | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        use_cache: bool | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
-        **kwargs,
-    ) -> SequenceClassifierOutputWithPast:
-        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
-        outputs = self.model(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids,
-            cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache,
-            token_type_ids=token_type_ids, **kwargs,
-        )
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None) -> SequenceClassifierOutputWithPast:
+        # loss_kwargs unused: a sequence-level mean is not weighted by token counts
         logits = self.score(outputs.last_hidden_state)
         batch_size = logits.shape[0]
-        last = last_token_index(self.config, input_ids, attention_mask, batch_size, logits.device)
+        attention_mask = inputs.get("attention_mask")
+        last = last_token_index(self.config, inputs.get("input_ids"), attention_mask, batch_size, logits.device)
         pooled_logits = logits[torch.arange(batch_size, device=logits.device), last]
         loss = None
         if labels is not None:
@@ -288,13 +252,19 @@ class DecoderForSequenceClassification(DecoderPreTrainedModel):
         )
 
 
-class DecoderForTokenClassification(TokenClassificationMixin, DecoderPreTrainedModel):
-    _base_call_kwargs = {"use_cache": False}
+# Per-token heads score a whole sequence at once: they keep no cache (and no Transformer-XL memory).
+_NO_CACHE = ("cache", "past_key_values", "use_cache", "memory")
+
+
+class DecoderForTokenClassification(TokenClassificationMixin, DecoderHead):
+    unused_inputs = _NO_CACHE
+    base_call_kwargs = {"use_cache": False}
     _base_model = DecoderModel
 
 
-class DecoderForQuestionAnswering(QuestionAnsweringMixin, DecoderPreTrainedModel):
-    _base_call_kwargs = {"use_cache": False}
+class DecoderForQuestionAnswering(QuestionAnsweringMixin, DecoderHead):
+    unused_inputs = _NO_CACHE
+    base_call_kwargs = {"use_cache": False}
     _base_model = DecoderModel
 
 

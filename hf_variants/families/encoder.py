@@ -17,7 +17,6 @@ from transformers.modeling_outputs import (
     MultipleChoiceModelOutput,
     SequenceClassifierOutput,
 )
-from transformers.utils.generic import can_return_tuple
 
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
@@ -36,12 +35,11 @@ from .losses import (
     binary_token_loss,
     chunked_lm_loss,
     chunked_loss_applies,
-    count_items,
-    items_share,
-    pop_loss_kwargs,
+    token_share,
     unshifted_token_loss,
 )
 from .plans import ENCODER_FSDP_PLAN, encoder_tp_plan
+from .task_head import TaskHead
 from .token_heads import QuestionAnsweringMixin, TokenClassificationMixin
 
 PRETRAINING_HEADS = ("mlm", "mlm+nsp", "mlm+sop", "rtd")
@@ -151,7 +149,13 @@ class EncoderModel(EncoderPreTrainedModel):
         )
 
 
-class EncoderForMaskedLM(EncoderPreTrainedModel):
+class EncoderHead(TaskHead, EncoderPreTrainedModel):
+    """An encoder task head: its inputs are `EncoderModel.forward`'s (families/task_head.py)."""
+
+    base_model_class = EncoderModel
+
+
+class EncoderForMaskedLM(EncoderHead):
     _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
 
     def __init__(self, config: EncoderConfig):
@@ -166,12 +170,7 @@ class EncoderForMaskedLM(EncoderPreTrainedModel):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head.decoder = value
 
-    @can_return_tuple
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, **kwargs) -> MaskedLMOutput:
-        loss_kwargs = pop_loss_kwargs(kwargs)
-        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None) -> MaskedLMOutput:
         logits = loss = None
         if chunked_loss_applies(self, labels, self.lm_head.decoder):  # config.loss_chunk_size: no full logits (None)
             loss = chunked_lm_loss(self.config, self.lm_head.transform(outputs.last_hidden_state),
@@ -181,17 +180,16 @@ class EncoderForMaskedLM(EncoderPreTrainedModel):
         if labels is not None and logits is not None:
             # sum / num_items_in_batch when given (native BERT ignores it: docs/training_fidelity.md)
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
-        share = items_share(count_items(labels, ignore_index=loss_kwargs.get("ignore_index", -100)),
-                            loss_kwargs.get("num_items_in_batch"))
-        loss, _ = add_aux_loss(self, loss, outputs, attention_mask, share)
+        loss, _ = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"), token_share(labels, loss_kwargs))
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                               attentions=outputs.attentions)
 
 
-class EncoderForPreTraining(EncoderPreTrainedModel):
+class EncoderForPreTraining(EncoderHead):
     """MLM (+ NSP or SOP) for BERT/ALBERT/RoBERTa/DistilBERT, or replaced-token detection for ELECTRA."""
 
     _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.word_embeddings.weight"}
+    head_arguments = {"labels": None, "next_sentence_label": None, "sentence_order_label": None}
 
     def __init__(self, config: EncoderConfig):
         super().__init__(config)
@@ -212,12 +210,9 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head.decoder = value
 
-    @can_return_tuple
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, next_sentence_label=None, sentence_order_label=None, **kwargs) -> EncoderPreTrainingOutput:
-        loss_kwargs = pop_loss_kwargs(kwargs)
-        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None, next_sentence_label=None,
+                     sentence_order_label=None) -> EncoderPreTrainingOutput:
+        attention_mask = inputs.get("attention_mask")
         sequence = outputs.last_hidden_state
         result = EncoderPreTrainingOutput(hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         # Token-level parts (MLM, replaced-token detection) are sums / num_items_in_batch when given; the sentence
@@ -227,7 +222,7 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
         counted = labels
         if self.discriminator is not None and labels is not None and attention_mask is not None:
             counted = labels.masked_fill(attention_mask == 0, ignore_index)  # RTD counts real tokens only
-        share = items_share(count_items(counted, ignore_index=ignore_index), num_items)
+        share = token_share(counted, loss_kwargs)
         losses = []
         if self.lm_head is not None:
             result.prediction_logits = self.lm_head(sequence)
@@ -253,7 +248,7 @@ class EncoderForPreTraining(EncoderPreTrainedModel):
         return result
 
 
-class EncoderForSequenceClassification(EncoderPreTrainedModel):
+class EncoderForSequenceClassification(EncoderHead):
     """Regression, single-label or multi-label classification (`config.problem_type`). The loss is a mean over
     sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
 
@@ -266,22 +261,22 @@ class EncoderForSequenceClassification(EncoderPreTrainedModel):
         self.classifier = SequenceClassificationHead(config, config.num_labels)
         self.post_init()
 
-    @can_return_tuple
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, **kwargs) -> SequenceClassifierOutput:
-        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
-        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None) -> SequenceClassifierOutput:
+        # loss_kwargs unused: a sequence-level mean is not weighted by token counts
         logits = self.classifier(outputs.last_hidden_state, outputs.pooler_output)
         loss = None
         if labels is not None:
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
-        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
+        loss, _ = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"))
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions)
 
 
-class EncoderForMultipleChoice(EncoderPreTrainedModel):
+# The inputs of a multiple-choice head that carry a choices dimension: [batch, choices, seq(, hidden)].
+_PER_CHOICE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
+
+
+class EncoderForMultipleChoice(EncoderHead):
     """Scores each [batch, choices, seq] candidate with a one-output classifier; softmax over choices. The loss is a
     mean over examples: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
 
@@ -296,33 +291,29 @@ class EncoderForMultipleChoice(EncoderPreTrainedModel):
         self.classifier = SequenceClassificationHead(config, 1, pooling=pooling, dropout=dropout)
         self.post_init()
 
-    @can_return_tuple
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, **kwargs) -> MultipleChoiceModelOutput:
-        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
-        reference = input_ids if input_ids is not None else inputs_embeds
-        num_choices = reference.shape[1]
+    def base_outputs(self, inputs, targets):
+        """The base model runs over batch * choices sequences."""
+        return self.model(**{name: value.reshape(-1, *value.shape[2:])
+                             if name in _PER_CHOICE and value is not None else value
+                             for name, value in inputs.items()})
 
-        def flat(t):
-            return None if t is None else t.reshape(-1, *t.shape[2:])
-
-        outputs = self.model(flat(input_ids), attention_mask=flat(attention_mask),
-                             token_type_ids=flat(token_type_ids), position_ids=flat(position_ids),
-                             inputs_embeds=flat(inputs_embeds), **kwargs)
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None) -> MultipleChoiceModelOutput:
+        reference = inputs.get("input_ids")
+        num_choices = (reference if reference is not None else inputs["inputs_embeds"]).shape[1]
         logits = self.classifier(outputs.last_hidden_state, outputs.pooler_output).view(-1, num_choices)
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
-        loss, _ = add_aux_loss(self, loss, outputs, attention_mask)
+        loss, _ = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"))
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                          attentions=outputs.attentions)
 
 
-class EncoderForTokenClassification(TokenClassificationMixin, EncoderPreTrainedModel):
+class EncoderForTokenClassification(TokenClassificationMixin, EncoderHead):
     @staticmethod
     def _base_model(config):
         return EncoderModel(config, add_pooling_layer=False)
 
 
-class EncoderForQuestionAnswering(QuestionAnsweringMixin, EncoderPreTrainedModel):
+class EncoderForQuestionAnswering(QuestionAnsweringMixin, EncoderHead):
     @staticmethod
     def _base_model(config):
         return EncoderModel(config, add_pooling_layer=False)

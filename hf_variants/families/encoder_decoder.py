@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import GenerationMixin
-from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqSequenceClassifierOutput
+from transformers.modeling_outputs import Seq2SeqLMOutput, Seq2SeqSequenceClassifierOutput
 
-from ..core.compat import EncoderDecoderCache, cache_output, can_return_tuple, output_cache, resolve_cache
-from ..core.heads import SequenceClassificationHead
+from ..core.compat import cache_output, output_cache
+from ..core.heads import SequenceClassificationHead, lm_head_projection
 from .encoder_decoder_model import (  # noqa: F401 (re-exported: the family's public names)
     EncoderDecoderConfig,
     EncoderDecoderModel,
@@ -27,16 +27,9 @@ from .encoder_decoder_model import (  # noqa: F401 (re-exported: the family's pu
     SharedEmbeddingsAccessors,
     shift_tokens_right,
 )
-from .losses import (
-    add_aux_loss,
-    chunked_lm_loss,
-    chunked_loss_applies,
-    count_items,
-    items_share,
-    pop_loss_kwargs,
-    unshifted_token_loss,
-)
+from .losses import add_aux_loss, chunked_lm_loss, chunked_loss_applies, token_share, unshifted_token_loss
 from .plans import LM_HEAD_FSDP_PLAN, LM_HEAD_TP_PLAN
+from .task_head import TaskHead
 
 
 def _seq2seq_fields(outputs: Seq2SeqModelOutputWithRouter) -> dict:
@@ -66,7 +59,13 @@ class Seq2SeqLMOutputWithAux(Seq2SeqLMOutput):
     decoder_router_logits: tuple[torch.Tensor, ...] | None = None
 
 
-class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderPreTrainedModel, GenerationMixin):
+class EncoderDecoderHead(TaskHead, EncoderDecoderPreTrainedModel):
+    """An encoder-decoder task head: its inputs are `EncoderDecoderModel.forward`'s (families/task_head.py)."""
+
+    base_model_class = EncoderDecoderModel
+
+
+class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderHead, GenerationMixin):
     """Seq2seq LM: `labels` become decoder inputs by shifting right behind `decoder_start_token_id`."""
 
     _tied_weights_keys = {"lm_head.weight": "model.shared.weight"}
@@ -76,11 +75,7 @@ class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderP
     def __init__(self, config: EncoderDecoderConfig):
         super().__init__(config)
         self.model = EncoderDecoderModel(config)
-        # Factorized embeddings: project back to embedding_size so the head can share the embedding matrix.
-        self.lm_head_projection = (
-            nn.Linear(config.hidden_size, config.embedding_size, bias=False)
-            if config.embedding_size != config.hidden_size else None
-        )
+        self.lm_head_projection = lm_head_projection(config)  # factorized embeddings only
         self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
         if config.final_logits_bias:
             self.final_logits_bias = nn.Buffer(torch.zeros(1, config.vocab_size))
@@ -99,31 +94,12 @@ class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderP
             self.final_logits_bias = nn.Buffer(torch.cat([old[:, :size], extra], dim=1))
         return embeddings
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        decoder_input_ids: torch.Tensor | None = None,
-        decoder_attention_mask: torch.Tensor | None = None,
-        encoder_outputs: tuple | BaseModelOutput | None = None,
-        cache: EncoderDecoderCache | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        decoder_inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        use_cache: bool | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
-        **kwargs,
-    ) -> Seq2SeqLMOutputWithAux:
-        loss_kwargs = pop_loss_kwargs(kwargs)
-        if labels is not None and use_cache is None:
-            use_cache = False  # training: no KV cache to fill (copies of every key/value; native BART does the same)
-        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
-            decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
-        outputs = self.model(
-            input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
-            resolve_cache(cache, past_key_values), inputs_embeds, decoder_inputs_embeds, use_cache=use_cache, **kwargs,
-        )
+    def base_outputs(self, inputs, targets):
+        if targets["labels"] is not None and inputs.get("use_cache") is None:
+            inputs["use_cache"] = False  # training: no KV cache to fill (copies of every key/value; as native BART)
+        return super().base_outputs(inputs, targets)
+
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None) -> Seq2SeqLMOutputWithAux:
         sequence = outputs.last_hidden_state
         if self.config.scale_decoder_outputs:
             sequence = sequence * self.config.hidden_size**-0.5
@@ -142,20 +118,22 @@ class EncoderDecoderForConditionalGeneration(Seq2SeqLMAccessors, EncoderDecoderP
             # Labels are aligned with the decoder positions (shifted into its inputs), so the unshifted token loss,
             # not `self.loss_function` (which maps "ForConditionalGeneration" to the shifting causal-LM loss).
             loss = unshifted_token_loss(logits, labels, **loss_kwargs)
-        share = items_share(count_items(labels, ignore_index=loss_kwargs.get("ignore_index", -100)),
-                            loss_kwargs.get("num_items_in_batch"))
-        loss, moe = add_aux_loss(self, loss, outputs, attention_mask, share, decoder_attention_mask)
+        loss, moe = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"), token_share(labels, loss_kwargs),
+                                 inputs.get("decoder_attention_mask"))
         return Seq2SeqLMOutputWithAux(loss=loss, logits=logits, **cache_output(output_cache(outputs)),
                                       **moe, router_logits=outputs.router_logits,
                                       encoder_router_logits=outputs.encoder_router_logits,
                                       decoder_router_logits=outputs.decoder_router_logits, **_seq2seq_fields(outputs))
 
 
-class EncoderDecoderForSequenceClassification(SharedEmbeddingsAccessors, EncoderDecoderPreTrainedModel):
+class EncoderDecoderForSequenceClassification(SharedEmbeddingsAccessors, EncoderDecoderHead):
     """Classifies from the decoder state at the last EOS token of each input (BART/T5 style). The loss is a mean
     over sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
 
     accepts_loss_kwargs = False
+    # Reads the source ids (EOS positions) and keeps no cache: no embeddings in, no cache arguments.
+    unused_inputs = ("cache", "past_key_values", "use_cache", "inputs_embeds", "decoder_inputs_embeds")
+    base_call_kwargs = {"use_cache": False}
 
     def __init__(self, config: EncoderDecoderConfig):
         super().__init__(config)
@@ -164,33 +142,29 @@ class EncoderDecoderForSequenceClassification(SharedEmbeddingsAccessors, Encoder
         self.classification_head = SequenceClassificationHead(config, config.num_labels)
         self.post_init()
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        decoder_input_ids: torch.Tensor | None = None,
-        decoder_attention_mask: torch.Tensor | None = None,
-        encoder_outputs: tuple | BaseModelOutput | None = None,
-        labels: torch.Tensor | None = None,
-        **kwargs,
-    ) -> Seq2SeqSequenceClassifierOutput:
-        if input_ids is None:
-            raise ValueError("sequence classification needs input_ids (the EOS token positions pick the state)")
+    def _eos_token_id(self) -> int:
         eos = self.config.eos_token_id
         eos = eos[0] if isinstance(eos, list) else eos
         if eos is None:
             raise ValueError("sequence classification needs config.eos_token_id (its last occurrence is pooled)")
-        kwargs.pop("use_cache", None)
-        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
-        if decoder_input_ids is None and kwargs.get("decoder_inputs_embeds") is None:
+        return eos
+
+    def base_outputs(self, inputs, targets):
+        input_ids = inputs.get("input_ids")
+        if input_ids is None:
+            raise ValueError("sequence classification needs input_ids (the EOS token positions pick the state)")
+        self._eos_token_id()
+        if inputs.get("decoder_input_ids") is None and inputs.get("decoder_inputs_embeds") is None:
             # As native BART and T5: the decoder reads the shifted source.
-            decoder_input_ids = shift_tokens_right(input_ids, self.config.pad_token_id,
-                                                   self.config.decoder_start_token_id)
-        outputs = self.model(input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
-                             use_cache=False, **kwargs)
+            inputs["decoder_input_ids"] = shift_tokens_right(input_ids, self.config.pad_token_id,
+                                                             self.config.decoder_start_token_id)
+        return super().base_outputs(inputs, targets)
+
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None) -> Seq2SeqSequenceClassifierOutput:
+        # loss_kwargs unused: a sequence-level mean is not weighted by token counts
+        eos = self._eos_token_id()
         hidden = outputs.last_hidden_state
-        eos_mask = input_ids.eq(eos)
+        eos_mask = inputs["input_ids"].eq(eos)
         counts = eos_mask.sum(1)
         if not torch.compiler.is_compiling() and (counts.min() != counts.max() or int(counts.min()) == 0):
             raise ValueError(f"every example needs the same (non-zero) number of EOS tokens (id {eos})")
@@ -199,7 +173,8 @@ class EncoderDecoderForSequenceClassification(SharedEmbeddingsAccessors, Encoder
         loss = None
         if labels is not None:
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
-        loss, _ = add_aux_loss(self, loss, outputs, attention_mask, decoder_attention_mask=decoder_attention_mask)
+        loss, _ = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"),
+                               decoder_attention_mask=inputs.get("decoder_attention_mask"))
         return Seq2SeqSequenceClassifierOutput(loss=loss, logits=logits, **_seq2seq_fields(outputs))
 
 

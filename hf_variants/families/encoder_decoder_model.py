@@ -242,6 +242,14 @@ class Seq2SeqLMAccessors(SharedEmbeddingsAccessors):
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
+    def base_outputs(self, inputs: dict, targets: dict):
+        """The base model's outputs; given `labels` and no decoder inputs, the decoder reads the labels shifted
+        right (teacher forcing)."""
+        labels = targets.get("labels")
+        if labels is not None and inputs.get("decoder_input_ids") is None and inputs.get("decoder_inputs_embeds") is None:
+            inputs["decoder_input_ids"] = self.prepare_decoder_input_ids_from_labels(labels)
+        return super().base_outputs(inputs, targets)  # the task head's (families/task_head.py)
+
 
 @dataclass
 class Seq2SeqModelOutputWithRouter(Seq2SeqModelOutput):

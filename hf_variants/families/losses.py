@@ -73,6 +73,14 @@ def items_share(local_items: torch.Tensor | None, num_items_in_batch: torch.Tens
     return local_items / num_items_in_batch
 
 
+def token_share(labels: torch.Tensor | None, loss_kwargs: dict, shifted: bool = False):
+    """`items_share` of a token-level loss: this micro-batch's labelled tokens (counted as Trainer counts them) over
+    the step's `num_items_in_batch` from the head's loss keywords."""
+    shift_labels = loss_kwargs.get("shift_labels") if shifted else None
+    local_items = count_items(labels, shifted=shifted, shift_labels=shift_labels, ignore_index=loss_kwargs.get("ignore_index", -100))
+    return items_share(local_items, loss_kwargs.get("num_items_in_batch"))
+
+
 def add_aux_loss(model, loss, outputs, attention_mask=None, share=1.0, decoder_attention_mask=None):
     """Add the weighted MoE balancing losses (when their coefficients are > 0), times `share` (this micro-batch's
     share of the step's items, see `items_share`), to `loss`; returns (loss, unweighted losses).

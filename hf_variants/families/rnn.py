@@ -23,8 +23,9 @@ from transformers.modeling_outputs import (
 from ..core.compat import can_return_tuple
 from .base import HfvPreTrainedModel
 from .encoder_decoder_model import Seq2SeqLMAccessors, SharedEmbeddingsAccessors
-from .losses import pop_loss_kwargs, unshifted_token_loss
+from .losses import unshifted_token_loss
 from .rnn_layers import RNNConfig, RNNDecoder, RNNEncoder, _lengths, final_states
+from .task_head import TaskHead
 
 __all__ = ["RNN_HEADS", "RNNConfig", "RNNForConditionalGeneration", "RNNForSequenceClassification", "RNNModel"]
 
@@ -112,10 +113,13 @@ class RNNModel(RNNPreTrainedModel):
         )
 
 
-class RNNForConditionalGeneration(Seq2SeqLMAccessors, RNNPreTrainedModel, GenerationMixin):
-    """Seq2seq LM: `labels` become decoder inputs by shifting right behind `decoder_start_token_id`."""
+class RNNForConditionalGeneration(Seq2SeqLMAccessors, TaskHead, RNNPreTrainedModel, GenerationMixin):
+    """Seq2seq LM: `labels` (aligned with the decoder positions) become decoder inputs by shifting right behind
+    `decoder_start_token_id`; the loss is a mean over labelled tokens, or their sum / `num_items_in_batch` when
+    Trainer passes it. Its inputs are `RNNModel.forward`'s (families/task_head.py)."""
 
     _tied_weights_keys = {"lm_head.weight": "model.shared.weight"}
+    base_model_class = RNNModel
 
     def __init__(self, config: RNNConfig):
         super().__init__(config)
@@ -132,27 +136,7 @@ class RNNForConditionalGeneration(Seq2SeqLMAccessors, RNNPreTrainedModel, Genera
                 inputs[key] = kwargs[key]
         return inputs
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        decoder_input_ids: torch.Tensor | None = None,
-        decoder_attention_mask: torch.Tensor | None = None,
-        encoder_outputs: tuple | BaseModelOutput | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        decoder_inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        use_cache: bool | None = None,
-        **kwargs,
-    ) -> Seq2SeqLMOutput:
-        """The model's inputs, plus `labels` (aligned with the decoder positions, shifted into its inputs): the loss
-        is a mean over labelled tokens, or their sum / `num_items_in_batch` when Trainer passes it."""
-        loss_kwargs = pop_loss_kwargs(kwargs)
-        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
-            decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
-        outputs = self.model(input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
-                             inputs_embeds, decoder_inputs_embeds, use_cache, **kwargs)
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None) -> Seq2SeqLMOutput:
         logits = self.lm_head(outputs.last_hidden_state)
         loss = unshifted_token_loss(logits, labels, **loss_kwargs) if labels is not None else None
         return Seq2SeqLMOutput(
@@ -162,12 +146,13 @@ class RNNForConditionalGeneration(Seq2SeqLMAccessors, RNNPreTrainedModel, Genera
         )
 
 
-class RNNForSequenceClassification(SharedEmbeddingsAccessors, RNNPreTrainedModel):
+class RNNForSequenceClassification(SharedEmbeddingsAccessors, TaskHead, RNNPreTrainedModel):
     """Classifies the encoder's final states (dropout -> linear); the decoder is kept, unused, so that a seq2seq
-    checkpoint loads into it whole. The loss is a mean over sequences: Trainer averages it over accumulation steps
-    (`accepts_loss_kwargs = False`)."""
+    checkpoint loads into it whole. Its inputs are `RNNEncoder.forward`'s (families/task_head.py). The loss is a
+    mean over sequences: Trainer averages it over accumulation steps (`accepts_loss_kwargs = False`)."""
 
     accepts_loss_kwargs = False
+    base_model_class = RNNEncoder
 
     def __init__(self, config: RNNConfig):
         super().__init__(config)
@@ -177,25 +162,19 @@ class RNNForSequenceClassification(SharedEmbeddingsAccessors, RNNPreTrainedModel
         self.classifier = nn.Linear(config.encoder_output_size, config.num_labels)
         self.post_init()
 
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        **kwargs,
-    ) -> SequenceClassifierOutput:
-        pop_loss_kwargs(kwargs)  # a sequence-level mean: not weighted by token counts
-        encoded = self.model.encoder(input_ids, attention_mask, inputs_embeds, **kwargs)
-        states = encoded.last_hidden_state
+    def base_outputs(self, inputs, targets):
+        return self.model.encoder(**inputs)
+
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None) -> SequenceClassifierOutput:
+        # loss_kwargs unused: a sequence-level mean is not weighted by token counts
+        states, attention_mask = outputs.last_hidden_state, inputs.get("attention_mask")
         lengths = states.new_full(states.shape[:1], states.shape[1], dtype=torch.long) if attention_mask is None \
             else _lengths(attention_mask)
         logits = self.classifier(self.dropout(final_states(self.config, states, lengths)))
         loss = None
         if labels is not None:
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 
 RNN_HEADS = {
