@@ -12,7 +12,7 @@ from tokenizers.models import BPE
 from ._io import read_bpe_files
 from .base import BYTE_TOKENS, SPIECE_UNDERLINE, HfvTokenizerBase
 from .chat import DEFAULT_CHAT_TEMPLATE
-from .spm_normalizer import build_decoder, build_normalizer, check_normalizer_spec
+from .spm_normalizer import build_decoder, build_normalizer, build_pre_tokenizer, check_normalizer_spec
 
 
 def _bpe_data(vocab: Any, merges: Any) -> tuple[dict[str, int], list[tuple[str, str]]]:
@@ -85,7 +85,8 @@ class HfvByteFallbackBPETokenizer(HfvTokenizerBase):
         if spm_normalizer is not None:  # a SentencePiece model's own normaliser (see spm_normalizer.py)
             kwargs["spm_normalizer"] = spm_normalizer = check_normalizer_spec(spm_normalizer)
             add_prefix_space = spm_normalizer["add_dummy_prefix"]
-            self._tokenizer.normalizer = build_normalizer(spm_normalizer, _spm_precompiled_charsmap)
+            self._tokenizer.normalizer = build_normalizer(spm_normalizer, _spm_precompiled_charsmap, split=False)
+            self._tokenizer.pre_tokenizer = build_pre_tokenizer(spm_normalizer, split=False)
             self._tokenizer.decoder = build_decoder(spm_normalizer, byte_fallback=True)
         else:
             self._tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(

@@ -5,8 +5,7 @@ none), then, if `remove_extra_whitespaces`, strip leading/trailing spaces and co
 other whitespace are ordinary characters unless the charsmap maps them to spaces), then `escape_whitespaces`
 (space -> `▁`), then the dummy prefix (`▁` before every non-empty sentence, even one already starting with `▁`).
 The Unigram/BPE model then runs over the whole sentence, without splitting at whitespace. This follows
-transformers' `SpmConverter.build_tokenizer_from_spm_proto` (5.24), which 5.23 lacks; using `Prepend` instead of
-a `Metaspace` pre-tokenizer gives the unconditional dummy prefix without its `\\A▁` workaround.
+transformers' `SpmConverter.build_tokenizer_from_spm_proto` (5.24), which 5.23 lacks.
 
 Known difference (tokenizers' `Precompiled`, which native transformers tokenizers share): a combining mark right
 after a character the charsmap rewrites, in a grapheme under 6 bytes (e.g. U+0301 after "ｅ" or "ﬁ"), is dropped,
@@ -17,13 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokenizers import Regex, decoders, normalizers
+from tokenizers import Regex, decoders, normalizers, pre_tokenizers
 
 from .base import SPIECE_UNDERLINE
 
 # The fields of `ModelProto.normalizer_spec` that shape ids, with SentencePiece's defaults.
+# `split_by_whitespace` (from `trainer_spec`): no piece holds a `▁` after its start, so splitting before each `▁`
+# gives the same ids (and native transformers' per-word offsets).
 SPEC_FIELDS = {"name": "nmt_nfkc", "add_dummy_prefix": True, "remove_extra_whitespaces": True,
-               "escape_whitespaces": True}
+               "escape_whitespaces": True, "split_by_whitespace": True}
 
 
 def read_normalizer_spec(proto: Any, path: str) -> dict[str, Any]:
@@ -32,7 +33,8 @@ def read_normalizer_spec(proto: Any, path: str) -> dict[str, Any]:
         raise ValueError(f"SentencePiece model {path!r} sets trainer_spec.treat_whitespace_as_suffix=True (the word "
                          "mark after words), which hf_variants tokenizers do not reproduce; allowed: False")
     spec = proto.normalizer_spec
-    return {name: getattr(spec, name) for name in SPEC_FIELDS}
+    fields = {name: getattr(spec, name) for name in SPEC_FIELDS if name != "split_by_whitespace"}
+    return {**fields, "split_by_whitespace": proto.trainer_spec.split_by_whitespace}
 
 
 def check_normalizer_spec(spec: Any) -> dict[str, Any]:
@@ -49,8 +51,15 @@ def check_normalizer_spec(spec: Any) -> dict[str, Any]:
     return spec
 
 
-def build_normalizer(spec: dict[str, Any], charsmap: bytes | None) -> normalizers.Normalizer:
-    """SentencePiece's normalisation of one sentence, dummy prefix included."""
+def splits_words(spec: dict[str, Any], split: bool) -> bool:
+    """Whether to split at spaces before the model (native T5/ALBERT offsets): only where it cannot change ids, i.e.
+    pieces never hold an inner `▁`, no run of spaces survives normalisation and every word gets the `▁` prefix."""
+    return split and spec["split_by_whitespace"] and spec["remove_extra_whitespaces"] and spec["add_dummy_prefix"] \
+        and spec["escape_whitespaces"]
+
+
+def build_normalizer(spec: dict[str, Any], charsmap: bytes | None, split: bool) -> normalizers.Normalizer:
+    """SentencePiece's normalisation of one sentence, up to whitespace escaping (see `build_pre_tokenizer`)."""
     steps: list[normalizers.Normalizer] = []
     if charsmap:
         precompiled = normalizers.Precompiled(charsmap)
@@ -60,14 +69,32 @@ def build_normalizer(spec: dict[str, Any], charsmap: bytes | None) -> normalizer
         if crlf != "\r\n":
             steps.append(normalizers.Replace("\r\n", crlf))
         steps.append(precompiled)
-    if spec["remove_extra_whitespaces"]:  # only spaces count, as in SentencePiece
-        steps += [normalizers.Replace(Regex(r"\A +| +\z"), ""), normalizers.Replace(Regex(" {2,}"), " ")]
-    space = SPIECE_UNDERLINE if spec["escape_whitespaces"] else " "
-    if spec["escape_whitespaces"]:
-        steps.append(normalizers.Replace(" ", SPIECE_UNDERLINE))
+    if spec["remove_extra_whitespaces"]:  # only spaces count, as in SentencePiece, and at the end also a `▁`
+        trailing = r"[ ▁]+\z" if spec["escape_whitespaces"] else r" +\z"
+        steps += [normalizers.Replace(Regex(r"\A +|" + trailing), ""), normalizers.Replace(Regex(" {2,}"), " ")]
     if spec["add_dummy_prefix"]:
-        steps.append(normalizers.Prepend(space))  # Prepend leaves an empty sentence empty, as SentencePiece does
+        if splits_words(spec, split):  # Metaspace skips its prefix on a word already starting with `▁`
+            steps.append(normalizers.Replace(Regex("(?<![^ ])▁"), "▁▁"))
+        elif spec["escape_whitespaces"]:  # ... and on a sentence starting with `▁` or a space; SentencePiece doesn't
+            steps += [normalizers.Replace(Regex(r"\A▁"), "▁▁"), normalizers.Replace(Regex(r"\A "), "▁ ")]
+        else:
+            steps.append(normalizers.Prepend(" "))  # Prepend leaves an empty sentence empty, as SentencePiece does
     return normalizers.Sequence(steps)
+
+
+def build_pre_tokenizer(spec: dict[str, Any], split: bool) -> pre_tokenizers.PreTokenizer | None:
+    """Spaces to `▁` and the dummy prefix (a `Metaspace` step rather than a normaliser `Replace`, so that offsets
+    match native transformers tokenizers); split at spaces where `splits_words` allows (Unigram, as native T5/ALBERT),
+    else the model sees the whole sentence (BPE, as native LLaMA)."""
+    if not spec["escape_whitespaces"]:
+        return None
+    if splits_words(spec, split):
+        return pre_tokenizers.Sequence([
+            pre_tokenizers.Split(" ", behavior="removed"),
+            pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme="always", split=True),
+        ])
+    scheme = "always" if spec["add_dummy_prefix"] else "never"
+    return pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=scheme, split=False)
 
 
 def build_decoder(spec: dict[str, Any], byte_fallback: bool) -> decoders.Decoder:

@@ -9,7 +9,7 @@ from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import Unigram
 
 from .base import SPIECE_UNDERLINE, HfvTokenizerBase
-from .spm_normalizer import build_decoder, build_normalizer, check_normalizer_spec
+from .spm_normalizer import build_decoder, build_normalizer, build_pre_tokenizer, check_normalizer_spec
 
 
 class HfvUnigramTokenizer(HfvTokenizerBase):
@@ -44,7 +44,8 @@ class HfvUnigramTokenizer(HfvTokenizerBase):
         if spm_normalizer is not None:  # a SentencePiece model's own normaliser (see spm_normalizer.py)
             spm_normalizer = check_normalizer_spec(spm_normalizer)
             nfkc, add_prefix_space = False, spm_normalizer["add_dummy_prefix"]
-            steps.append(build_normalizer(spm_normalizer, _spm_precompiled_charsmap))
+            steps.append(build_normalizer(spm_normalizer, _spm_precompiled_charsmap, split=True))
+            self._tokenizer.pre_tokenizer = build_pre_tokenizer(spm_normalizer, split=True)
             self._tokenizer.decoder = build_decoder(spm_normalizer, byte_fallback=False)
         else:
             if _spm_precompiled_charsmap:

@@ -13,7 +13,7 @@ spm = pytest.importorskip("sentencepiece")
 ODD = ["tab\there\t\tand  two  spaces", "emoji 😀 party 🎉🎉 ok", "   leading and trailing   ", "\tTabbed\tline\t",
        "ｆｕｌｌ ｗｉｄｔｈ ①", "a\tb", "x \t y", "\t", "  \t  ", "multi\n\nline\ttext", "😀\t😀  😀", "Hello\u3000world",
        "a\u00a0b", "zero\u200bwidth", "mixed \r\n endings\r", "▁already marked", " ▁ x", "", "four    spaces    here",
-       "🧑‍🤝‍🧑👍🏽🇫🇷 flags"]
+       "🧑‍🤝‍🧑👍🏽🇫🇷 flags", "x ▁y ▁", "a\x0bb\x85c\u2028d", "a\r\nb"]
 
 # (model type, normalization_rule_name, remove_extra_whitespaces, add_dummy_prefix, variants loading it)
 SETTINGS = [
