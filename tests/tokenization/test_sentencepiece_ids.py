@@ -68,3 +68,11 @@ def test_bad_normaliser_spec_is_refused():
         check_normalizer_spec({"remove_whitespace": True})
     with pytest.raises(TypeError, match=r"spm_normalizer\['add_dummy_prefix'\]='yes' must be a bool"):
         check_normalizer_spec({"add_dummy_prefix": "yes"})
+
+
+def test_whitespace_suffix_model_is_refused(texts, tmp_path):
+    prefix = tmp_path / "suffix"
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_prefix=str(prefix), vocab_size=300,
+                                   treat_whitespace_as_suffix=True, minloglevel=2)
+    with pytest.raises(ValueError, match="treat_whitespace_as_suffix=True"):
+        tokenizer_from_files("t5", f"{prefix}.model")
