@@ -1,11 +1,12 @@
 """A SentencePiece model's own normaliser spec, read from its `.model` and rebuilt with `tokenizers` steps.
 
 SentencePiece normalises a sentence as: the precompiled charsmap (the `nmt_nfkc`/`nfkc` rule; `identity` has
-none), then, if `remove_extra_whitespaces`, strip leading/trailing spaces and collapse runs of spaces (tabs and
-other whitespace are ordinary characters unless the charsmap maps them to spaces), then `escape_whitespaces`
-(space -> `▁`), then the dummy prefix (`▁` before every non-empty sentence, even one already starting with `▁`).
-The Unigram/BPE model then runs over the whole sentence, without splitting at whitespace. This follows
-transformers' `SpmConverter.build_tokenizer_from_spm_proto` (5.24), which 5.23 lacks.
+none), then, if `remove_extra_whitespaces`, strip leading/trailing spaces (and trailing `▁`) and collapse runs of
+spaces (tabs and other whitespace are ordinary characters unless the charsmap maps them to spaces), then
+`escape_whitespaces` (space -> `▁`), then the dummy prefix (`▁` before every non-empty sentence, even one already
+starting with `▁`). The Unigram/BPE model then runs over the whole sentence, without splitting at whitespace. This
+follows transformers' `SpmConverter.build_tokenizer_from_spm_proto` (5.24; 5.23 lacks it), with escaping and the
+prefix in a `Metaspace` pre-tokenizer so that offsets stay those of native transformers tokenizers.
 
 Known difference (tokenizers' `Precompiled`, which native transformers tokenizers share): a combining mark right
 after a character the charsmap rewrites, in a grapheme under 6 bytes (e.g. U+0301 after "ｅ" or "ﬁ"), is dropped,
