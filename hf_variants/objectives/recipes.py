@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from datasets import Dataset
 from transformers import (
     AutoModelForCausalLM,
@@ -61,8 +62,9 @@ def _masked_lm(config, tokenizer, train_texts, validation_texts, max_length):
 
 def _sentence_pairs(task: str) -> Prepare:
     def prepare(config, tokenizer, train_texts, validation_texts, max_length):
-        pairs = [Dataset.from_list(make_sentence_pairs(_documents(t), tokenizer, task=task, max_length=max_length))
-                 for t in (train_texts, validation_texts)]
+        seed = torch.initial_seed()  # `hfv pretrain` seeds torch with --seed before preparing (as the collators)
+        pairs = [Dataset.from_list(make_sentence_pairs(_documents(t), tokenizer, task=task, max_length=max_length,
+                                                       seed=seed)) for t in (train_texts, validation_texts)]
         return AutoModelForPreTraining.from_config(config), *pairs, sentence_pair_collator(tokenizer)
 
     return prepare

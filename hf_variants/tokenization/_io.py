@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any
 
+from .spm_normalizer import read_normalizer_spec
+
 
 def _check_file(path: str | os.PathLike, what: str) -> str:
     path = os.fspath(path)
@@ -66,7 +68,8 @@ def read_bpe_files(vocab_path: str | os.PathLike, merges_path: str | os.PathLike
 
 
 def read_sentencepiece(path: str | os.PathLike, model_class: type) -> dict[str, Any]:
-    """A SentencePiece `.model` as constructor kwargs (vocab, merges for BPE, unk_id, charsmap, control tokens).
+    """A SentencePiece `.model` as constructor kwargs (vocab, merges for BPE, unk_id, charsmap, normaliser spec,
+    control tokens).
 
     Reuses transformers' extractor so that the result is exactly what the native tokenizers see; needs the
     `sentencepiece` (or `protobuf`) package, which only this path requires.
@@ -85,4 +88,5 @@ def read_sentencepiece(path: str | os.PathLike, model_class: type) -> dict[str, 
     kwargs = extractor.extract(model_class)
     kwargs["_spm_model_type"] = "unigram" if extractor.proto.trainer_spec.model_type == 1 else "bpe"
     kwargs["_spm_byte_fallback"] = bool(extractor.proto.trainer_spec.byte_fallback)
+    kwargs["spm_normalizer"] = read_normalizer_spec(extractor.proto, path)
     return kwargs

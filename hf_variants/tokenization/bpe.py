@@ -12,6 +12,7 @@ from tokenizers.models import BPE
 from ._io import read_bpe_files
 from .base import BYTE_TOKENS, SPIECE_UNDERLINE, HfvTokenizerBase
 from .chat import DEFAULT_CHAT_TEMPLATE
+from .spm_normalizer import build_decoder, build_normalizer, build_pre_tokenizer, check_normalizer_spec
 
 
 def _bpe_data(vocab: Any, merges: Any) -> tuple[dict[str, int], list[tuple[str, str]]]:
@@ -73,19 +74,28 @@ class HfvByteFallbackBPETokenizer(HfvTokenizerBase):
         vocab: str | dict[str, int] | None = None,
         merges: str | list | None = None,
         add_prefix_space: bool = True,
+        _spm_precompiled_charsmap: bytes | None = None,
+        spm_normalizer: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         if vocab is None:
             vocab = {t: i for i, t in enumerate(self.training_special_tokens() + BYTE_TOKENS)}
         vocab, merges = _bpe_data(vocab, merges)
         self._tokenizer = Tokenizer(_bpe(vocab, merges, fuse_unk=True, byte_fallback=True))
-        self._tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
-            replacement=SPIECE_UNDERLINE, prepend_scheme="first" if add_prefix_space else "never", split=False
-        )
-        steps = [decoders.Replace(SPIECE_UNDERLINE, " "), decoders.ByteFallback(), decoders.Fuse()]
-        if add_prefix_space:
-            steps.append(decoders.Strip(content=" ", left=1))
-        self._tokenizer.decoder = decoders.Sequence(steps)
+        if spm_normalizer is not None:  # a SentencePiece model's own normaliser (see spm_normalizer.py)
+            kwargs["spm_normalizer"] = spm_normalizer = check_normalizer_spec(spm_normalizer)
+            add_prefix_space = spm_normalizer["add_dummy_prefix"]
+            self._tokenizer.normalizer = build_normalizer(spm_normalizer, _spm_precompiled_charsmap, split=False)
+            self._tokenizer.pre_tokenizer = build_pre_tokenizer(spm_normalizer, split=False)
+            self._tokenizer.decoder = build_decoder(spm_normalizer, byte_fallback=True)
+        else:
+            self._tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
+                replacement=SPIECE_UNDERLINE, prepend_scheme="first" if add_prefix_space else "never", split=False
+            )
+            steps = [decoders.Replace(SPIECE_UNDERLINE, " "), decoders.ByteFallback(), decoders.Fuse()]
+            if add_prefix_space:
+                steps.append(decoders.Strip(content=" ", left=1))
+            self._tokenizer.decoder = decoders.Sequence(steps)
         # save_pretrained drops add_bos/eos_token; on load recover them from the saved template.
         kwargs.setdefault("add_bos_token", _template_ends(kwargs.get("post_processor"), 0, default=True))
         kwargs.setdefault("add_eos_token", _template_ends(kwargs.get("post_processor"), -1, default=False))

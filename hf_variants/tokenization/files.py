@@ -62,7 +62,5 @@ def tokenizer_from_files(name: str, *paths: str | os.PathLike, **kwargs: Any) ->
         spm.pop("_spm_byte_fallback")
         if spm_type != _SPM_TYPE[kind]:
             raise ValueError(f"{files[0]!r} is a SentencePiece {spm_type} model; {name!r} needs {allowed}")
-        if kind == "unigram":
-            spm.setdefault("nfkc", False)  # the model's own charsmap (or none) is the normalisation
         return cls(**{**spm, **kwargs})
     raise ValueError(f"{name!r} ({kind}) needs {allowed}; got {files or 'no files'}")

@@ -9,6 +9,7 @@ from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import Unigram
 
 from .base import SPIECE_UNDERLINE, HfvTokenizerBase
+from .spm_normalizer import build_decoder, build_normalizer, build_pre_tokenizer, check_normalizer_spec
 
 
 class HfvUnigramTokenizer(HfvTokenizerBase):
@@ -24,6 +25,7 @@ class HfvUnigramTokenizer(HfvTokenizerBase):
         nfkc: bool = True,
         add_prefix_space: bool = True,
         _spm_precompiled_charsmap: bytes | None = None,
+        spm_normalizer: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("merges", None)
@@ -39,16 +41,26 @@ class HfvUnigramTokenizer(HfvTokenizerBase):
             raise ValueError(f"Unigram vocabulary has no unknown token {unk!r}")
         self._tokenizer = Tokenizer(Unigram(vocab, unk_id=unk_id, byte_fallback=False))
         steps = self._normalizers(kwargs)
-        if _spm_precompiled_charsmap:
-            steps.append(normalizers.Precompiled(_spm_precompiled_charsmap))
-        elif nfkc:
-            steps.append(normalizers.NFKC())
+        if spm_normalizer is not None:  # a SentencePiece model's own normaliser (see spm_normalizer.py)
+            spm_normalizer = check_normalizer_spec(spm_normalizer)
+            nfkc, add_prefix_space = False, spm_normalizer["add_dummy_prefix"]
+            steps.append(build_normalizer(spm_normalizer, _spm_precompiled_charsmap, split=True))
+            self._tokenizer.pre_tokenizer = build_pre_tokenizer(spm_normalizer, split=True)
+            self._tokenizer.decoder = build_decoder(spm_normalizer, byte_fallback=False)
+        else:
+            if _spm_precompiled_charsmap:
+                steps.append(normalizers.Precompiled(_spm_precompiled_charsmap))
+            elif nfkc:
+                steps.append(normalizers.NFKC())
+            scheme = "always" if add_prefix_space else "never"
+            self._tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+                pre_tokenizers.WhitespaceSplit(),
+                pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=scheme),
+            ])
+            self._tokenizer.decoder = decoders.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=scheme)
         self._tokenizer.normalizer = normalizers.Sequence(steps) if steps else None
-        scheme = "always" if add_prefix_space else "never"
-        self._tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=scheme)]
-        )
-        self._tokenizer.decoder = decoders.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=scheme)
+        if spm_normalizer is not None:
+            kwargs["spm_normalizer"] = spm_normalizer
         super().__init__(nfkc=nfkc, add_prefix_space=add_prefix_space, **kwargs)
 
     def _normalizers(self, kwargs: dict[str, Any]) -> list[normalizers.Normalizer]:

@@ -92,3 +92,19 @@ def test_pair_pretraining_lowers_loss(bert_tokenizer, albert_tokenizer, task):
     assert batch["next_sentence_label" if task == "nsp" else "sentence_order_label"].shape == (len(examples),)
     before, after = train_steps(model, batch)
     assert after < before - 0.5, (before, after)
+
+
+def test_pretraining_pairs_follow_the_run_seed(bert_tokenizer):
+    """`hfv pretrain --seed` seeds torch before `recipe.prepare`; the NSP/SOP pairs follow that seed (issue 14)."""
+    from hf_variants.objectives.recipes import pretraining_recipe
+
+    config = HfvBertConfig(vocab_size=len(bert_tokenizer), **TINY)
+    texts = [" ".join(DOCUMENTS)] * 4
+
+    def pairs(seed: int) -> list:
+        torch.manual_seed(seed)
+        _, train_set, _, _ = pretraining_recipe("mlm+nsp").prepare(config, bert_tokenizer, texts, texts, 48)
+        return list(train_set["input_ids"]) + list(train_set["next_sentence_label"])
+
+    assert pairs(1) == pairs(1)
+    assert pairs(1) != pairs(2)

@@ -30,8 +30,8 @@ def assert_same(ours, native, texts=PROBES, pairs=PAIRS) -> None:
         a = ours(first, second, return_token_type_ids=True)
         b = native(first, second, return_token_type_ids=True)
         assert a["input_ids"] == b["input_ids"] and a["token_type_ids"] == b["token_type_ids"], (first, second)
-    batch_a = ours(PROBES, padding=True, truncation=True, max_length=12)
-    batch_b = native(PROBES, padding=True, truncation=True, max_length=12)
+    batch_a = ours(list(texts), padding=True, truncation=True, max_length=12)
+    batch_b = native(list(texts), padding=True, truncation=True, max_length=12)
     assert batch_a["input_ids"] == batch_b["input_ids"]
     assert batch_a["attention_mask"] == batch_b["attention_mask"]
 
@@ -105,9 +105,12 @@ def spm_models(tmp_path_factory, corpus):
             control_symbols=["[CLS]", "[SEP]", "[MASK]"], **unigram,
         ),
         "t5": _spm_train(corpus, root / "t5.model", pad_id=0, eos_id=1, unk_id=2, bos_id=-1, **unigram),
+        # LLaMA's release normaliser (identity, spaces kept). Native LlamaTokenizer ignores a model's charsmap, so
+        # with sentencepiece's default nmt_nfkc it disagrees with sentencepiece itself; ours follows sentencepiece
+        # (tests/tokenization/test_sentencepiece_ids.py).
         "llama": _spm_train(
             corpus, root / "llama.model", model_type="bpe", vocab_size=600, byte_fallback=True,
-            unk_id=0, bos_id=1, eos_id=2, pad_id=-1, remove_extra_whitespaces=False,
+            unk_id=0, bos_id=1, eos_id=2, pad_id=-1, remove_extra_whitespaces=False, normalization_rule_name="identity",
         ),
     }
 
@@ -141,7 +144,15 @@ def test_sentencepiece_model(variant, native_name, model, file_name, native_kwar
     assert ours.all_special_tokens == native.all_special_tokens or set(ours.all_special_tokens) >= {
         str(t) for t in native.all_special_tokens
     }
-    assert_same(ours, native)
+    if model == "llama":
+        # Native LlamaTokenizer's Metaspace(prepend_scheme="first") adds no dummy prefix before a leading space;
+        # sentencepiece does, and so do we: compare those texts with sentencepiece instead.
+        leading = [text for text in PROBES if text.startswith(" ")]
+        processor = spm.SentencePieceProcessor(model_file=str(spm_models[model]))
+        assert leading and all(ours(t, add_special_tokens=False).input_ids == processor.encode(t) for t in leading)
+        assert_same(ours, native, texts=[text for text in PROBES if text not in leading])
+    else:
+        assert_same(ours, native)
     if variant in ("t5", "switch"):
         sentinels = ours.get_sentinel_tokens()
         assert len(sentinels) == 100 and sentinels[0] == "<extra_id_0>"
