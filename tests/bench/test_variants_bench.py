@@ -82,3 +82,19 @@ def test_gpu_bench_script_correctness_case_on_cpu():
     spec.loader.exec_module(module)
     result = module.check_variant("llama", "sdpa", "cpu", torch.float32)
     assert result["ok"] and result["max_abs_logits"] == 0.0 and result["generate_equal_tokens"] == 1.0
+
+
+def test_memory_subprocess_counts_tensors_the_warm_up_freed():
+    """A step that re-allocates what the warm-up step freed is still seen (glibc's default would reuse the freed
+    heap and report ~0: the heap effect that made Switch look 1.7x native)."""
+    import subprocess
+    import sys
+
+    from hf_variants.bench.variants import memory_env
+
+    code = ("import torch; from hf_variants.bench.variants import step_peak_memory_mib\n"
+            "big = torch.ones(2**22); del big\n"  # 16 MiB, mmapped then freed: glibc raises its threshold
+            "def step():\n    blocks = [torch.ones(2**19) for _ in range(8)]\n    del blocks\n"
+            "step()\nprint(step_peak_memory_mib(step))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=memory_env(), check=True)
+    assert float(out.stdout.strip().splitlines()[-1]) > 14  # eight 2 MiB tensors
