@@ -1,3 +1,5 @@
+"""`python -m hf_variants.bench`: run the benchmark suites (all, or `--only` some) and write bench/results.json."""
+
 import argparse
 
 from . import SUITES, run_all
