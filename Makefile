@@ -19,7 +19,9 @@ LOWEST_PY := $(LOWEST_VENV)/bin/python
 RELEASE_TESTS := tests/test_transformers_release.py tests/decoder/test_parity.py tests/decoder/test_elements.py \
 	tests/encoder_decoder/test_parity.py tests/encoder/test_parity.py tests/moe/test_mixtral_parity.py \
 	tests/moe/test_switch.py tests/test_common.py tests/decoder/test_gpt_parity.py tests/encoder_decoder/test_rnn.py \
-	tests/test_generation.py tests/transformers_suite/test_decoders.py
+	tests/test_generation.py tests/transformers_suite/test_decoders.py tests/test_recorded_outputs.py \
+	tests/test_task_head.py tests/core/test_attention_kinds.py tests/core/test_linear_attention.py \
+	tests/core/test_sparse_attention.py tests/core/test_relative_xl.py tests/tokenization/test_sentencepiece_ids.py
 
 .PHONY: install data test test-lowest demo bench lint clean
 
