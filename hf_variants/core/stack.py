@@ -65,6 +65,9 @@ class TransformerStack(nn.Module):
         self.position_bias = build_position_bias(config, bidirectional=not is_causal)
         self.final_norm = build_norm(config) if config.use_final_norm else None
         self.final_dropout = nn.Dropout(config.hidden_dropout_prob) if config.use_final_norm else None
+        # which self-attention mask each layer uses (core/sparse.py; None = dense): fixed by the config, so worked
+        # out once here rather than on every forward (every generated token)
+        self.layer_pattern_keys = [pattern_key(config, i) for i in range(self.num_layers)]
 
     def block_for_layer(self, layer_idx: int) -> TransformerBlock:
         return self.layers[layer_idx * self.num_groups // self.num_layers]
@@ -116,8 +119,8 @@ class TransformerStack(nn.Module):
             position_ids = slots.unsqueeze(0)
 
         cross_mask = None
-        # one self-attention mask per distinct sparse pattern (core/sparse.py; None = dense), picked per layer
-        layer_keys = [pattern_key(self.config, i) for i in range(self.num_layers)]
+        # one self-attention mask per distinct sparse pattern, picked per layer
+        layer_keys = self.layer_pattern_keys
         if is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
             mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
             masks = {None: mask}  # sparse patterns are refused by paged_check_support
