@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .attention_scores import build_score, score_scaling
+from .attention_scores import build_score, score_scaling, softmax_attend
 from .backends import attention_kernel
 from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
 from .linear_attention import build_feature_map, linear_attention
@@ -47,10 +47,7 @@ def eager_attention_forward(
     scores = torch.matmul(query, key.transpose(2, 3)) * scaling
     if attention_mask is not None:
         scores = scores + attention_mask[:, :, :, : key.shape[-2]]
-    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
-    output = torch.matmul(weights, value).transpose(1, 2).contiguous()
-    return output, weights
+    return softmax_attend(scores, value, dropout, module.training, query.dtype)
 
 
 class Attention(nn.Module):

@@ -24,10 +24,19 @@ from torch import nn
 from .linformer import validate_linformer
 
 ATTENTION_SCORES = ("scaled_dot", "dot", "general", "additive")
-# The linear-attention work adds "linear" (core/linear_attention.py).
+# softmax (full) attention, Linformer (core/linformer.py), kernelised linear attention (core/linear_attention.py)
 ATTENTION_TYPES = ("softmax", "linformer", "linear")
 # Every native transformers model scores with scaled dot-product softmax attention: `to_native` requires these.
 NATIVE_DEFAULTS = {"attention_score": "scaled_dot", "attention_type": "softmax"}
+
+
+def softmax_attend(scores: torch.Tensor, value: torch.Tensor, dropout: float, training: bool,
+                   dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tail every score kind's eager kernel shares: softmax over the keys in float32 (cast to `dtype`),
+    attention dropout, weights · v. Masked `scores` [batch, heads, q, k] -> (output [batch, q, heads, dim], weights)."""
+    weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=training)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
 
 
 def validate_attention_kind(config) -> None:
@@ -111,9 +120,7 @@ class AdditiveScore(nn.Module):
             attention_mask = attention_mask[:, :, :, : key.shape[-2]]
             scores = (scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
                       if attention_mask.dtype == torch.bool else scores + attention_mask)
-        weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-        weights = nn.functional.dropout(weights, p=dropout, training=module.training)
-        return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+        return softmax_attend(scores, value, dropout, module.training, query.dtype)
 
 
 def build_score(config, num_heads: int, head_dim: int) -> nn.Module | None:

@@ -32,6 +32,8 @@ import torch
 from torch import nn
 from transformers import initialization as init
 
+from .attention_scores import softmax_attend
+
 RELATIVE_XL = "relative_xl"
 
 
@@ -199,10 +201,9 @@ class RelativeXLAttention(nn.Module):
         else:  # causal: query i (the (k - q + i)-th key) sees keys up to itself
             visible = torch.ones(q_len, k_len, dtype=torch.bool, device=scores.device).tril(k_len - q_len)
             scores = scores.masked_fill(~visible, torch.finfo(scores.dtype).min)
-        weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-        weights = nn.functional.dropout(weights, p=attention.attention_dropout, training=attention.training)
-        output = torch.matmul(weights, value).transpose(1, 2).reshape(*hidden_states.shape[:-1], -1)
-        return attention.o_proj(output.contiguous()), weights  # weights recorded when asked (core/recording.py)
+        output, weights = softmax_attend(scores, value, attention.attention_dropout, attention.training, query.dtype)
+        output = output.reshape(*hidden_states.shape[:-1], -1)
+        return attention.o_proj(output), weights  # weights recorded when asked (core/recording.py)
 
     @staticmethod
     def _update_cache(cache, key, value, layer_idx):
