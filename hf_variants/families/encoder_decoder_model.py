@@ -177,8 +177,7 @@ class Seq2SeqStack(TransformerStack, EncoderDecoderPreTrainedModel):
         elif cache is None:  # layers appended lazily, so any decoder depth fits
             cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         if inputs_embeds is None:
-            Embeddings._check_ids("input_ids", input_ids, self.config.vocab_size)
-            inputs_embeds = self.embed_tokens(input_ids)
+            inputs_embeds = Embeddings.lookup("input_ids", self.embed_tokens, input_ids, self.config.vocab_size)
         past_length = cache.get_seq_length() if cache is not None else 0
         if position_ids is None:
             self.embeddings.check_length(inputs_embeds.shape[1], past_length)
