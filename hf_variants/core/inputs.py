@@ -25,6 +25,12 @@ _CALLS = threading.local()
 _SAME_AS_TOKENS = ("token_type_ids",)
 # Token-level label heads: labels are [batch, seq] like the inputs.
 _TOKEN_LABEL_HEADS = ("ForMaskedLM", "ForCausalLM", "ForTokenClassification", "ForPreTraining")
+# Label-like arguments (checked against the batch size) and every tensor argument `check_inputs` reads.
+_LABEL_ARGUMENTS = frozenset(("labels", "start_positions", "end_positions", "next_sentence_label",
+                              "sentence_order_label"))
+_TENSOR_ARGUMENTS = _LABEL_ARGUMENTS | frozenset((
+    "input_ids", "inputs_embeds", "attention_mask", "token_type_ids", "position_ids", "decoder_input_ids",
+    "decoder_inputs_embeds", "decoder_attention_mask"))
 
 
 def _shape(tensor: torch.Tensor) -> tuple[int, ...]:
@@ -77,42 +83,44 @@ def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
     """Check the named tensor arguments of `model.forward` against each other and the config (shapes only)."""
     config = model.config
     rank = 3 if type(model).__name__.endswith("ForMultipleChoice") else 2
-    embedding_size = getattr(config, "embedding_size", None) or config.hidden_size
-    get = {name: _tensor(name, arguments.get(name)) for name in (
-        "input_ids", "inputs_embeds", "attention_mask", "token_type_ids", "position_ids", "labels",
-        "decoder_input_ids", "decoder_inputs_embeds", "decoder_attention_mask", "start_positions",
-        "end_positions", "next_sentence_label", "sentence_order_label")}
+    # only the arguments given (a forward per generated token passes a few of the thirteen)
+    get = {name: _tensor(name, value) for name, value in arguments.items()
+           if value is not None and name in _TENSOR_ARGUMENTS}
+    embeds = "inputs_embeds" in get or "decoder_inputs_embeds" in get
+    embedding_size = (getattr(config, "embedding_size", None) or config.hidden_size) if embeds else None
     cached = arguments.get("cache") is not None or arguments.get("past_key_values") is not None
-    tokens = _check_tokens("", get["input_ids"], get["inputs_embeds"], rank, embedding_size)
+    tokens = _check_tokens("", get.get("input_ids"), get.get("inputs_embeds"), rank, embedding_size)
     if tokens is None:  # encoder-decoder generation passes encoder_outputs instead of the source
         encoder_outputs = arguments.get("encoder_outputs")
         if encoder_outputs is not None:
             states = encoder_outputs[0]
             tokens = _shape(states)[:-1] if isinstance(states, torch.Tensor) else None
         if tokens is not None:
-            _check_mask("attention_mask", get["attention_mask"], tokens, cached=False)
+            _check_mask("attention_mask", get.get("attention_mask"), tokens, cached=False)
     else:
-        decoder_only = not getattr(config, "is_encoder_decoder", False)
-        _check_mask("attention_mask", get["attention_mask"], tokens, cached=cached and decoder_only)
+        if "attention_mask" in get:  # (a decoder's mask also spans the cached tokens)
+            decoder_only = not getattr(config, "is_encoder_decoder", False)
+            _check_mask("attention_mask", get["attention_mask"], tokens, cached=cached and decoder_only)
         for name in _SAME_AS_TOKENS:
-            value = get[name]
+            value = get.get(name)
             if value is not None and _shape(value) != tokens:
                 raise ValueError(f"{name} must have the shape of the inputs {list(tokens)}, got {_shape(value)}")
-        position_ids = get["position_ids"]
+        position_ids = get.get("position_ids")
         if position_ids is not None and (position_ids.ndim not in (1, 2) or position_ids.shape[-1] != tokens[-1]
                                          or (position_ids.ndim == 2 and position_ids.shape[0] not in (1, tokens[0]))):
             raise ValueError(f"position_ids must be [batch or 1, seq={tokens[-1]}], got shape {_shape(position_ids)}")
-    decoder_tokens = _check_tokens("decoder_", get["decoder_input_ids"], get["decoder_inputs_embeds"], 2,
+    decoder_tokens = _check_tokens("decoder_", get.get("decoder_input_ids"), get.get("decoder_inputs_embeds"), 2,
                                    embedding_size)
     if decoder_tokens is not None:
-        _check_mask("decoder_attention_mask", get["decoder_attention_mask"], decoder_tokens, cached=cached)
+        _check_mask("decoder_attention_mask", get.get("decoder_attention_mask"), decoder_tokens, cached=cached)
         if tokens is not None and decoder_tokens[0] != tokens[0]:
             raise ValueError(f"decoder inputs have batch size {decoder_tokens[0]}, the encoder inputs {tokens[0]}")
-    _check_labels(type(model).__name__, get, tokens, decoder_tokens)
+    if not _LABEL_ARGUMENTS.isdisjoint(get):
+        _check_labels(type(model).__name__, get, tokens, decoder_tokens)
 
 
 def _check_labels(head: str, get: dict, tokens: tuple[int, ...] | None, decoder_tokens: tuple | None) -> None:
-    labels = get["labels"]
+    labels = get.get("labels")
     batch = tokens[0] if tokens is not None else decoder_tokens[0] if decoder_tokens is not None else None
     if labels is not None and batch is not None:
         if labels.ndim == 0 or labels.shape[0] != batch:
@@ -125,7 +133,7 @@ def _check_labels(head: str, get: dict, tokens: tuple[int, ...] | None, decoder_
         if head.endswith("ForConditionalGeneration") and labels.shape[1] == 0:
             raise ValueError(f"labels is empty (shape {_shape(labels)}): needs at least one target token")
     for name in ("start_positions", "end_positions", "next_sentence_label", "sentence_order_label"):
-        value = get[name]
+        value = get.get(name)
         if value is not None and batch is not None and (value.ndim != 1 or value.shape[0] != batch):
             raise ValueError(f"{name} must be [batch={batch}], got shape {_shape(value)}")
 
@@ -164,9 +172,7 @@ def checked_forward(forward: Callable) -> Callable:
         if getattr(_CALLS, "inside", False):
             return forward(self, *args, **kwargs)
         check_kwargs(self, kwargs)
-        arguments = dict(zip(positional, args))
-        arguments.update(kwargs)
-        check_inputs(self, arguments)
+        check_inputs(self, {**dict(zip(positional, args)), **kwargs} if args else kwargs)
         _CALLS.inside = True
         try:
             return forward(self, *args, **kwargs)
