@@ -68,6 +68,7 @@ class TransformerStack(nn.Module):
         # which self-attention mask each layer uses (core/sparse.py; None = dense): fixed by the config, so worked
         # out once here rather than on every forward (every generated token)
         self.layer_pattern_keys = [pattern_key(config, i) for i in range(self.num_layers)]
+        self.has_pattern = any(key is not None for key in self.layer_pattern_keys)
 
     def block_for_layer(self, layer_idx: int) -> TransformerBlock:
         return self.layers[layer_idx * self.num_groups // self.num_layers]
@@ -101,16 +102,19 @@ class TransformerStack(nn.Module):
         cache=None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
+        past_length: int | None = None,
         **kwargs,
     ) -> StackOutput:
         """`output_attentions` (default: the config's) makes every layer run the eager kernel, the one that
-        materialises the weights the base model records."""
+        materialises the weights the base model records. `past_length`: the tokens already in `cache`, when the
+        caller has read it (read from the cache otherwise)."""
         output_attentions = kwargs.pop("output_attentions", None)
         for flag in OUTPUT_FLAGS:
             kwargs.pop(flag, None)
         if output_attentions is None:
             output_attentions = self.config.output_attentions
-        past_length = paged_past_length(cache)
+        if past_length is None:
+            past_length = paged_past_length(cache)
         seq_length = hidden_states.shape[1]
         slots = None  # the query positions, when a default or a position bias needs them (not per generated token)
         if position_ids is None or self.position_bias is not None:
@@ -121,21 +125,23 @@ class TransformerStack(nn.Module):
         cross_mask = None
         # one self-attention mask per distinct sparse pattern, picked per layer
         layer_keys = self.layer_pattern_keys
+        attention_type = self.config.attention_type
         if is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
             mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
             masks = {None: mask}  # sparse patterns are refused by paged_check_support
-        elif self.config.attention_type == "linear":  # no score matrix: the padding of the new keys (and redraws)
+        elif attention_type == "linear":  # no score matrix: the padding of the new keys (and redraws)
             attn_implementation = None  # (sparse patterns are refused with linear attention)
             masks = {None: linear_stack_mask(self, attention_mask, seq_length, output_attentions)}
         else:
-            bias = None
-            key_span = self._key_span(cache, past_length, seq_length)
+            bias = key_span = None  # (the key span only sizes a position bias and the sparse patterns)
+            if self.position_bias is not None or self.has_pattern:
+                key_span = self._key_span(cache, past_length, seq_length)
             if self.position_bias is not None:
                 bias = self.position_bias(slots, *key_span)
             # every mask is built for the kernel that will run (a bias, a pattern or output_attentions may change it)
             attn_implementation = attention_backend(self.config, bias is not None, output_attentions,
-                                                    has_pattern=any(k is not None for k in layer_keys))
-            if self.config.attention_type == "linformer":  # Linformer zeroes padding before its projection
+                                                    has_pattern=self.has_pattern)
+            if attention_type == "linformer":  # Linformer zeroes padding before its projection
                 masks = {None: key_padding(attention_mask, hidden_states)}
             else:
                 masks = {
