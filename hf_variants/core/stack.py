@@ -157,6 +157,8 @@ class TransformerStack(nn.Module):
             cross_mask = cross_attention_mask(self.config, hidden_states, encoder_hidden_states, encoder_attention_mask,
                                               backend=attn_implementation)
         rotary = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
+        # the kernel every layer calls, resolved once here rather than read from the config in every attention
+        layer_kernel = attn_implementation or self.config._attn_implementation
 
         for layer_idx in range(self.num_layers):
             # Tensors that may carry gradients (hidden and encoder states, a mask holding a learned position bias)
@@ -169,7 +171,7 @@ class TransformerStack(nn.Module):
                 cross_mask,
                 cache=cache,
                 layer_idx=layer_idx,
-                attn_implementation=attn_implementation,
+                attn_implementation=layer_kernel,
                 **kwargs,
             )
         if self.final_norm is not None:  # the base model's recording ties the last hidden state to this output

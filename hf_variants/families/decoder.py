@@ -147,13 +147,14 @@ class DecoderModel(DecoderPreTrainedModel):
             attention_mask = attention_mask.to(reference.device)
 
         hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids, past_length)
-        if self.config.memory_length:
+        memory_length = self.config.memory_length
+        if memory_length:
             kwargs["xl_memory"] = segments = SegmentMemory(self.config, memory, self.decoder.num_layers)
         stack = self.decoder(hidden, attention_mask=attention_mask, position_ids=position_ids, cache=cache,
                              past_length=past_length, **kwargs)
         return DecoderModelOutput(last_hidden_state=stack.last_hidden_state,
                                   **cache_output(cache if use_cache else None),
-                                  memory=segments.output() if self.config.memory_length else None)
+                                  memory=segments.output() if memory_length else None)
 
 
 class DecoderHead(TaskHead, DecoderPreTrainedModel):
