@@ -30,7 +30,6 @@ from ..core.compat import (
 from ..core.config import HfvConfig
 from ..core.embeddings import Embeddings
 from ..core.heads import lm_head_projection
-from ..core.outputs import CheapFields
 from ..core.paged import past_length as paged_past_length
 from ..core.recording import recordable_outputs, records_outputs
 from ..core.relative_xl import SegmentMemory, use_cache_with_memory
@@ -63,7 +62,7 @@ class DecoderConfig(HfvConfig):
 
 
 @dataclass
-class DecoderModelOutput(CheapFields, BaseModelOutputWithPast):
+class DecoderModelOutput(BaseModelOutputWithPast):
     """`memory`: Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0)."""
 
     router_logits: tuple[torch.Tensor, ...] | None = None
@@ -71,7 +70,7 @@ class DecoderModelOutput(CheapFields, BaseModelOutputWithPast):
 
 
 @dataclass
-class DecoderCausalLMOutput(CheapFields, CausalLMOutputWithPast):
+class DecoderCausalLMOutput(CausalLMOutputWithPast):
     """`aux_loss` is the unweighted balancing loss and `router_logits` one [batch * seq, experts] tensor per MoE
     layer, as native Mixtral; `z_loss` the unweighted router z-loss (when `router_z_loss_coef` > 0); `memory`
     Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0)."""
