@@ -46,7 +46,7 @@ from .core.attention import Attention
 from .core.attention_scores import AdditiveScore, GeneralScore
 from .core.heads import Pooler, SequenceClassificationHead
 from .core.linear_attention import CHUNK, FavorFeatures
-from .core.moe import SparseMoE
+from .core.moe import SeparateExperts, SparseMoE
 from .core.sparse import pattern_key
 from .core.stack import TransformerStack
 
@@ -245,7 +245,10 @@ def _channel_mixer(mixer: nn.Module, report: Accounting, tokens: int) -> None:
     if isinstance(mixer, SparseMoE):
         e["router"].forward_flops += tokens * _linear_flops(mixer.gate)
         experts = mixer.experts
-        per_expert = sum(2 * p[0].numel() for p in (experts.first_proj, experts.down_proj))
+        if isinstance(experts, SeparateExperts):
+            per_expert = _linear_flops(experts[0])
+        else:
+            per_expert = sum(2 * p[0].numel() for p in (experts.first_proj, experts.down_proj))
         e["experts"].forward_flops += tokens * mixer.top_k * per_expert
     else:
         e["feed-forward"].forward_flops += tokens * _linear_flops(mixer)

@@ -231,14 +231,15 @@ def _check_checkpointing(name, reentrant, **overrides):
     inputs = batch(name, model.config)
     _loss(model, inputs).backward()
     reference = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    assert reference.keys() == {n for n, p in model.named_parameters() if p.requires_grad}
+    # every parameter but separate experts that received no token (Switch: no gradient, as native)
+    assert {n for n, p in model.named_parameters() if p.requires_grad and ".experts." not in n} <= reference.keys()
     model.zero_grad(set_to_none=True)
     model.activation_checkpointing_enable({"use_reentrant": reentrant})
     assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
     _loss(model, inputs).backward()
+    assert {n for n, p in model.named_parameters() if p.grad is not None} == reference.keys()
     for n, p in model.named_parameters():
         if n in reference:
-            assert p.grad is not None, n
             assert torch.allclose(p.grad, reference[n], atol=1e-6), (n, (p.grad - reference[n]).abs().max())
 
 
@@ -262,7 +263,8 @@ def test_bfloat16_forward_equals_native_bfloat16(name):
     from hf_variants.convert import to_native
 
     overrides = {"intermediate_size": 128} if name == "gpt" else {}  # native GPT-1's MLP is 4 x hidden
-    ours = build(name, "sdpa", **overrides)
+    # native Switch Transformers has eager attention only (to_native picks it): ours runs the same kernel
+    ours = build(name, "eager" if name == "switch" else "sdpa", **overrides)
     inputs = batch(name, ours.config)
     mask = inputs["attention_mask"]
     if hf_variants.VARIANTS[name].native_model_type is None:
@@ -282,9 +284,7 @@ def test_bfloat16_forward_equals_native_bfloat16(name):
     assert ours16.dtype == native16.dtype == torch.bfloat16
     rounding = compare_real(name, native16.float(), native32, mask)
     assert rounding > 0
-    # Switch: router and expert choices are bit-equal to native in bf16 (tests/moe/test_switch_router_precision.py),
-    # but the full model still differs by about one bf16 rounding (not yet traced: the expert combination order).
     # GPT-1: native divides the scores by sqrt(head_dim) where the attention interface multiplies by its inverse,
     # one bf16 rounding apart (fp32: 0.0 at head_dim 16, tests/decoder/test_gpt_parity.py).
-    tolerance = rounding if name in ("switch", "gpt") else 0.1 * rounding
+    tolerance = rounding if name == "gpt" else 0.1 * rounding
     assert compare_real(name, ours16.float(), native16.float(), mask) <= tolerance

@@ -70,14 +70,16 @@ HEADS = {"encoder": "ForMaskedLM", "decoder": "ForCausalLM", "encoder-decoder": 
 
 def build_pair(name: str, size: str, device: str = "cpu", dtype: str = "fp32", attn: str = "sdpa", seed: int = 0,
                overrides: dict | None = None):
-    """(ours, native) holding the same weights, in train mode without dropout, on `device` in `dtype`
+    """(ours, native) holding the same weights, in train mode without dropout or router jitter (random per run:
+    with them the two sides would route, and so compute and allocate, differently), on `device` in `dtype`
     (`overrides`: config fields over the size's)."""
     import hf_variants
     from hf_variants.convert import to_native
 
     spec = hf_variants.VARIANTS[name]
     fields = {**SIZES[size].fields, **OVERRIDES.get((name, size), {}), "hidden_dropout_prob": 0.0,
-              "attention_probs_dropout_prob": 0.0, "activation_dropout": 0.0, **(overrides or {})}
+              "attention_probs_dropout_prob": 0.0, "activation_dropout": 0.0, "router_jitter_noise": 0.0,
+              **(overrides or {})}
     if name in ("t5", "switch", "bart"):  # T5/Switch have eager attention only natively; BART takes sdpa
         attn = attn if name == "bart" else "eager"
     torch.manual_seed(seed)

@@ -163,6 +163,10 @@ class HfvConfig(PreTrainedConfig):
     router_jitter_noise: float = 0.0
     # "grouped": stacked expert weights run by a grouped matmul; "eager": the per-expert reference loop.
     moe_implementation: str = "grouped"
+    # "stacked": [experts, out, in] parameters (transformers' Mixtral; idle experts get zero gradients); "separate":
+    # one feed-forward module per expert (native Switch; idle experts get no gradient, so AdamW skips them). Always
+    # written to config.json: a saved config without it predates the field and holds stacked weights (`from_dict`).
+    expert_layout: str = "stacked"
 
     # --- training and tokens -------------------------------------------------------------------
     hidden_dropout_prob: float = 0.1
@@ -264,6 +268,8 @@ class HfvConfig(PreTrainedConfig):
         """As transformers', except that overrides (`from_pretrained(dir, hidden_size=...)`) go through construction:
         validated, and the values derived from them (null in the saved config) derived again."""
         config_dict = dict(config_dict)
+        if "transformers_version" in config_dict and "expert_layout" not in config_dict:
+            config_dict["expert_layout"] = "stacked"  # saved before the field existed: its experts are stacked
         ours = set(cls.__dataclass_fields__) - set(PreTrainedConfig.__dataclass_fields__)
         for key in [k for k in kwargs if k in ours or k in ("rope_parameters", "rope_scaling")]:
             config_dict[key] = kwargs.pop(key)
@@ -278,6 +284,14 @@ class HfvConfig(PreTrainedConfig):
         for name in derived:
             if getattr(self, name) == DERIVED_FIELDS[name](self):
                 output[name] = None
+        return output
+
+    def to_diff_dict(self) -> dict[str, Any]:
+        """transformers' diff against the class defaults, always with `expert_layout` for expert models: `from_dict`
+        reads a saved config without it as stacked (what every checkpoint written before the field held)."""
+        output = super().to_diff_dict()
+        if self.num_experts:
+            output["expert_layout"] = self.expert_layout
         return output
 
     def validate(self) -> None:

@@ -27,6 +27,7 @@ NORM_POSITIONS = ("pre", "post")
 FFN_TYPES = ("mlp", "glu")
 CLASSIFIER_POOLINGS = ("pooler", "head")
 MOE_IMPLEMENTATIONS = ("grouped", "eager")
+EXPERT_LAYOUTS = ("stacked", "separate")
 ROUTER_TYPES = ("topk", "switch")
 INITIALIZER_SCHEMES = ("normal", "scaled_residual", "fan_in", "xavier")
 
@@ -73,7 +74,7 @@ FLOAT_FIELDS = (
 )
 STRING_FIELDS = ("hidden_act", "position_embedding_type", "norm_type", "norm_position", "ffn_type",
                  "classifier_pooling", "classifier_activation", "mlm_head_act", "router_type", "moe_implementation",
-                 "pretraining_heads", "initializer_scheme")
+                 "expert_layout", "pretraining_heads", "initializer_scheme")
 TOKEN_ID_FIELDS = ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id", "forced_eos_token_id")
 
 
@@ -159,6 +160,7 @@ def validate_elements(config) -> None:
     _allowed("ffn_type", config.ffn_type, FFN_TYPES)
     _allowed("classifier_pooling", config.classifier_pooling, CLASSIFIER_POOLINGS)
     _allowed("moe_implementation", config.moe_implementation, MOE_IMPLEMENTATIONS)
+    _allowed("expert_layout", config.expert_layout, EXPERT_LAYOUTS)
     _allowed("router_type", config.router_type, ROUTER_TYPES)
     for name in ("hidden_act", "classifier_activation", "mlm_head_act"):
         value = getattr(config, name)
@@ -281,6 +283,11 @@ def validate_experts(config) -> None:
         raise ValueError(
             f"moe_layer_frequency={config.moe_layer_frequency} exceeds num_hidden_layers={config.num_hidden_layers}: "
             "no layer would use experts"
+        )
+    if config.expert_layout == "separate" and config.moe_implementation != "eager":
+        raise ValueError(
+            f"expert_layout='separate' runs one module per expert (the eager loop): moe_implementation="
+            f"{config.moe_implementation!r} needs expert_layout='stacked' (or set moe_implementation='eager')"
         )
     if config.router_type == "switch" and config.num_experts_per_tok != 1:
         raise ValueError(

@@ -11,7 +11,7 @@ parameters already loaded from a checkpoint.
 - "fan_in": Mesh-TensorFlow's T5 init, every std times `initializer_factor`: q d_model*d_kv ** -0.5, k/v and the
   feed-forward's input d_model ** -0.5, o (heads*d_kv) ** -0.5, the dense down projection d_ff ** -0.5, relative
   bias d_model ** -0.5, token embeddings, untied LM head and router 1.0; Switch experts' both projections
-  d_model ** -0.5 (native Switch Transformers does so).
+  d_model ** -0.5 (native Switch Transformers does so), stacked or separate.
 - "xavier": torch.nn.Transformer's: Xavier-uniform matrices (q/k/v with the fan of the fused in-projection),
   zero attention biases, torch's default feed-forward biases, norms 1/0; token tables N(0, hidden_size ** -0.5).
 """
@@ -26,7 +26,7 @@ from transformers import initialization as init
 from .attention import Attention
 from .feedforward import MLP, GatedMLP
 from .heads import SequenceClassificationHead, TokenClassificationHead
-from .moe import Experts, SparseMoE
+from .moe import Experts, SeparateExperts, SparseMoE
 from .norms import RMSNorm
 from .positions import RelativePositionBias
 
@@ -93,6 +93,11 @@ def init_fan_in(config, module: nn.Module) -> None:
         _linear(module.down_proj, factor * config.intermediate_size**-0.5)
     elif isinstance(module, Experts):
         _experts(module, factor * d_model**-0.5, factor * d_model**-0.5)
+    elif isinstance(module, SeparateExperts):  # redraws what the MLP branch drew for each expert, as native does
+        for expert in module:
+            for proj in (getattr(expert, "gate_proj", None), expert.up_proj, expert.down_proj):
+                if proj is not None:
+                    _linear(proj, factor * d_model**-0.5)
     elif isinstance(module, SparseMoE):
         _linear(module.gate, factor)
     elif isinstance(module, SequenceClassificationHead):

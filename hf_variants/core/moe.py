@@ -6,9 +6,14 @@ Two routers (``config.router_type``):
   capacity (`expert_capacity` tokens, or `expert_capacity_factor * tokens / num_experts`) per sequence, tokens past
   it in sequence order are dropped: their MoE output is 0, so they pass through the residual unchanged.
 
-Experts are 3-D parameters (`gate_up_proj`/`down_proj` for "glu", `up_proj`/`down_proj` for "mlp", the layout of
-transformers' Mixtral). `config.moe_implementation` picks the grouped path (token/expert pairs sorted by expert,
-one `grouped_mm` per projection) or the eager per-expert loop kept as the reference.
+Two expert layouts (`config.expert_layout`):
+- "stacked": 3-D parameters (`gate_up_proj`/`down_proj` for "glu", `up_proj`/`down_proj` for "mlp", the layout of
+  transformers' Mixtral). `config.moe_implementation` picks the grouped path (token/expert pairs sorted by expert,
+  one `grouped_mm` per projection) or the eager per-expert loop kept as the reference. Every expert gets a gradient
+  (zero when it received no token), as in native Mixtral.
+- "separate": one dense feed-forward module per expert (native Switch Transformers' layout), run by the per-expert
+  loop. An expert that received no token gets no gradient (None), so AdamW skips it (no weight decay, no momentum
+  step) exactly as native Switch training does, and its gradient costs no memory.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import math
 import torch
 from torch import nn
 from transformers.activations import ACT2FN
+
+from .feedforward import build_feedforward
 
 # --- balancing losses ------------------------------------------------------------------------------------------
 
@@ -214,6 +221,31 @@ class Experts(nn.Module):
         return output.index_add_(0, tokens, (hidden * weights[order, None]).to(output.dtype))
 
 
+class SeparateExperts(nn.ModuleList):
+    """`num_experts` dense feed-forwards (`MLP`/`GatedMLP`: up -> act -> inner dropout -> down, native Switch's
+    expert), one module each, so an expert without tokens is not part of the autograd graph at all."""
+
+    def __init__(self, config):
+        super().__init__(build_feedforward(config) for _ in range(config.num_experts))
+
+    def forward(self, hidden_states: torch.Tensor, token_index: torch.Tensor, expert_index: torch.Tensor,
+                weights: torch.Tensor) -> torch.Tensor:
+        """As `Experts.forward_eager`: experts that received tokens, in expert order (native's, so dropout draws
+        its masks in native's order)."""
+        output = torch.zeros_like(hidden_states)
+        for expert in expert_index.unique().tolist():
+            rows = (expert_index == expert).nonzero().squeeze(-1)
+            tokens = token_index[rows]
+            hidden = self[expert](hidden_states[tokens])
+            output.index_add_(0, tokens, (hidden * weights[rows, None]).to(output.dtype))
+        return output
+
+
+def build_experts(config) -> nn.Module:
+    """The experts of one layer in `config.expert_layout`."""
+    return SeparateExperts(config) if config.expert_layout == "separate" else Experts(config)
+
+
 # --- the layer -------------------------------------------------------------------------------------------------
 
 
@@ -227,7 +259,7 @@ def expert_capacity(config, tokens_per_sequence: int) -> int | None:
 
 
 class SparseMoE(nn.Module):
-    """Router (`gate`) + stacked `experts`; forward returns (output, router logits) with the logits in the native
+    """Router (`gate`) + `experts` (stacked or separate); forward returns (output, router logits) with the logits in the native
     model's shape: [batch * seq, experts] for "topk" (Mixtral), [batch, seq, experts] for "switch"."""
 
     def __init__(self, config):
@@ -238,7 +270,7 @@ class SparseMoE(nn.Module):
         self.router_type = getattr(config, "router_type", "topk")
         self.jitter_noise = config.router_jitter_noise
         self.gate = nn.Linear(config.hidden_size, config.num_experts, bias=False)
-        self.experts = Experts(config)
+        self.experts = build_experts(config)
 
     def route(self, router_logits: torch.Tensor, dtype: torch.dtype | None = None
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

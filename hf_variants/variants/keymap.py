@@ -1,6 +1,6 @@
 """Declarative parameter-name maps between hf_variants models and their native transformers counterparts.
 
-A map is a list of (native, ours) module-path templates; `{i}` stands for a layer index. Keys are renamed by the
+A map is a list of (native, ours) module-path templates; `{i}` stands for a layer index, `{e}` for an expert's. Keys are renamed by the
 longest matching prefix, so the same table converts in both directions. Keys under the native base-model prefix
 (`bert.`, `roberta.`, ...) map to ours under `model.`; head keys use `head_rules`.
 """
@@ -15,7 +15,8 @@ import torch
 
 
 def _template_regex(template: str) -> re.Pattern:
-    return re.compile("^" + re.escape(template).replace(r"\{i\}", r"(?P<i>\d+)") + r"(?=\.|$)")
+    pattern = re.escape(template).replace(r"\{i\}", r"(?P<i>\d+)").replace(r"\{e\}", r"(?P<e>\d+)")
+    return re.compile("^" + pattern + r"(?=\.|$)")
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ class KeyMap:
         if best is None:
             return None
         match, target = best
-        if "i" in match.groupdict():
-            target = target.replace("{i}", match.group("i"))
+        for name, index in match.groupdict().items():
+            target = target.replace("{" + name + "}", index)
         return target + key[match.end():]
 
     def rename(self, key: str, to_ours: bool, has_base_prefix: bool, head: str = "") -> str | None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import torch
-
 from ..families.encoder_decoder import SEQ2SEQ_HEADS
 from ..tokenization import HfvSwitchTokenizer
 from .keymap import KeyMap
@@ -31,53 +29,48 @@ class HfvSwitchConfig(HfvT5Config):
     router_aux_loss_coef: float = 0.001
     router_z_loss_coef: float = 0.001
     router_jitter_noise: float = 0.01
+    # native Switch's per-expert modules (idle experts get no gradient and no AdamW step), run by the expert loop
+    expert_layout: str = "separate"
+    moe_implementation: str = "eager"
 
 
 def _switch_stack_rules(stack: str, is_decoder: bool) -> tuple[tuple[str, str], ...]:
     """T5's rules with the feed-forward renamed: native `mlp.wi/wo` (dense) and `mlp.router.classifier` +
-    `mlp.experts` (sparse; the per-expert Linears are stacked by `_stack_experts` before renaming)."""
+    `mlp.experts.expert_{e}.wi/wo` (sparse: our separate experts `mlp.experts.{e}.up_proj/down_proj`). Stacked
+    experts keep the bare `mlp.experts` rule and are unstacked after renaming by `_unstack_experts`."""
     native, ours = f"{stack}.block.{{i}}.layer.{2 if is_decoder else 1}.mlp", f"{stack}.layers.{{i}}.mlp"
     rules = tuple(rule for rule in _stack_rules(stack, is_decoder) if ".DenseReluDense." not in rule[0])
     return rules + (
         (f"{native}.wi", f"{ours}.up_proj"),
         (f"{native}.wo", f"{ours}.down_proj"),
         (f"{native}.router.classifier", f"{ours}.gate"),
+        (f"{native}.experts.expert_{{e}}.wi", f"{ours}.experts.{{e}}.up_proj"),
+        (f"{native}.experts.expert_{{e}}.wo", f"{ours}.experts.{{e}}.down_proj"),
         (f"{native}.experts", f"{ours}.experts"),
     )
 
 
-_NATIVE_EXPERT = re.compile(r"^(?P<prefix>.*\.mlp\.experts)\.expert_(?P<e>\d+)\.(?P<proj>wi|wo)\.weight$")
-_OUR_EXPERTS = re.compile(r"^(?P<prefix>.*\.mlp\.experts)\.(?P<proj>up_proj|down_proj)$")
-_STACKED = {"wi": "up_proj", "wo": "down_proj"}  # an nn.Linear weight is [out, in]: our per-expert layout
-
-
-def _stack_experts(state: dict) -> dict:
-    """Native `experts.expert_{e}.wi/wo.weight` -> one [experts, out, in] tensor `experts.up_proj/down_proj`."""
-    out, groups = {}, {}
-    for key, value in state.items():
-        match = _NATIVE_EXPERT.match(key)
-        if match is None:
-            out[key] = value
-        else:
-            name = f"{match['prefix']}.{_STACKED[match['proj']]}"
-            groups.setdefault(name, {})[int(match["e"])] = value
-    for name, experts in groups.items():
-        out[name] = torch.stack([experts[e] for e in range(len(experts))])
-    return out
+_OUR_STACKED = re.compile(r"^(?P<prefix>.*\.mlp\.experts)\.(?P<proj>up_proj|down_proj)$")
+_NATIVE_PROJ = {"up_proj": "wi", "down_proj": "wo"}
 
 
 def _unstack_experts(state: dict) -> dict:
-    """The inverse of `_stack_experts`, applied to native-named keys after renaming."""
-    native_proj = {ours: native for native, ours in _STACKED.items()}
+    """Stacked experts (`expert_layout="stacked"`, native-named after renaming: `experts.up_proj` [E, out, in]) ->
+    native's `experts.expert_{e}.wi/wo.weight`. Separate experts were renamed one to one."""
     out = {}
     for key, value in state.items():
-        match = _OUR_EXPERTS.match(key)
+        match = _OUR_STACKED.match(key)
         if match is None:
             out[key] = value
             continue
         for e, weight in enumerate(value.unbind(0)):
-            out[f"{match['prefix']}.expert_{e}.{native_proj[match['proj']]}.weight"] = weight.clone()
+            out[f"{match['prefix']}.expert_{e}.{_NATIVE_PROJ[match['proj']]}.weight"] = weight.clone()
     return out
+
+
+def _native_layout(state: dict) -> dict:
+    """Native keys convert by renaming alone (into separate experts, `from_native`'s layout)."""
+    return state
 
 
 SWITCH_KEY_MAP = KeyMap(
@@ -86,7 +79,7 @@ SWITCH_KEY_MAP = KeyMap(
     base_rules=(("shared", "shared"),) + _switch_stack_rules("encoder", False) + _switch_stack_rules("decoder", True),
     head_rules=(("lm_head", "lm_head"),),
     ignore_native=T5_KEY_MAP.ignore_native,
-    state_transforms=((_stack_experts, _unstack_experts),),
+    state_transforms=((_native_layout, _unstack_experts),),
 )
 
 

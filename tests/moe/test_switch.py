@@ -4,6 +4,8 @@ cached greedy generation, and exact state-dict round trips both ways."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from transformers import SwitchTransformersConfig, SwitchTransformersForConditionalGeneration
@@ -49,21 +51,32 @@ def test_config_and_layers(pair):
     assert (default.num_experts, default.num_experts_per_tok, default.expert_capacity) == (8, 1, 64)
 
 
-@pytest.mark.parametrize("implementation", ["grouped", "eager"])
-def test_logits_match_native_with_dropping(pair, implementation):
+def stacked_copy(ours: HfvSwitchForConditionalGeneration, implementation: str) -> HfvSwitchForConditionalGeneration:
+    """The same weights in `expert_layout="stacked"`: each projection's per-expert Linears as one [E, out, in]."""
+    config = HfvSwitchConfig(**{**ours.config.to_dict(), "expert_layout": "stacked",
+                                "moe_implementation": implementation})
+    stacked = HfvSwitchForConditionalGeneration(config).eval()
+    state, groups = {}, {}
+    for key, value in ours.state_dict().items():
+        match = re.match(r"(.*\.experts)\.(\d+)\.(up_proj|down_proj)\.weight$", key)
+        if match is None:
+            state[key] = value
+        else:
+            groups.setdefault(f"{match[1]}.{match[3]}", {})[int(match[2])] = value
+    state.update({key: torch.stack([e[i] for i in range(len(e))]) for key, e in groups.items()})
+    stacked.load_state_dict(state, strict=True)
+    return stacked
+
+
+@pytest.mark.parametrize("layout", ["separate", "stacked-grouped", "stacked-eager"])
+def test_logits_match_native_with_dropping(pair, layout):
     native, ours = pair
-    sparse = [layer.mlp for stack in (ours.model.encoder, ours.model.decoder) for layer in stack.layers
-              if hasattr(layer.mlp, "experts")]
-    for moe in sparse:
-        moe.experts.implementation = implementation
+    if layout != "separate":
+        ours = stacked_copy(ours, layout.split("-")[1])
     inputs = _padded_batch()
-    try:
-        with torch.no_grad():
-            expected = native(**inputs, output_router_logits=True)
-            got = ours(**inputs)
-    finally:
-        for moe in sparse:
-            moe.experts.implementation = "grouped"
+    with torch.no_grad():
+        expected = native(**inputs, output_router_logits=True)
+        got = ours(**inputs)
     real = inputs["decoder_attention_mask"].bool()
     assert (expected.logits - got.logits)[real].abs().max() <= 1e-5
     for mine, theirs in ((got.encoder_router_logits, expected.encoder_router_logits),
@@ -116,9 +129,12 @@ def test_state_dict_round_trips_exact(pair):
     assert all(torch.equal(theirs[k], again[k]) for k in theirs)
     mine, twice = ours.state_dict(), from_native(back).state_dict()
     assert mine.keys() == twice.keys() and all(torch.equal(mine[k], twice[k]) for k in mine)
-    assert mine["model.encoder.layers.1.mlp.experts.up_proj"].shape == (4, 37, 32)
-    torch.testing.assert_close(mine["model.encoder.layers.1.mlp.experts.down_proj"][2],
+    assert mine["model.encoder.layers.1.mlp.experts.0.up_proj.weight"].shape == (37, 32)
+    torch.testing.assert_close(mine["model.encoder.layers.1.mlp.experts.2.down_proj.weight"],
                                theirs["encoder.block.1.layer.1.mlp.experts.expert_2.wo.weight"], atol=0, rtol=0)
+    # stacked experts convert to the same native state dict
+    stacked = to_native(stacked_copy(ours, "grouped")).state_dict()
+    assert stacked.keys() == theirs.keys() and all(torch.equal(theirs[k], stacked[k]) for k in theirs)
 
 
 def test_conversion_refuses_what_the_other_side_cannot_express():
