@@ -12,6 +12,7 @@ import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM
 
 import hf_variants
+from hf_variants.core.compat import output_cache
 from tests.variant_configs import TEST_VARIANTS, tiny_config
 
 ATOL = 1e-5
@@ -224,6 +225,21 @@ def test_gradient_checkpointing_same_gradients(name, reentrant):
 def test_reentrant_checkpointing_with_a_learned_relative_bias(name):
     """A T5-style learned bias outside the encoder-decoder family (one bias tensor shared by every layer)."""
     _check_checkpointing(name, True, position_embedding_type="relative_bias")
+
+
+@pytest.mark.parametrize("name", ["llama", "gpt2", "t5"])
+def test_training_with_checkpointing_fills_no_cache(name):
+    """As native: in training, activation checkpointing turns the KV cache off (recomputed layers would append to it
+    twice); without checkpointing a training forward still returns one."""
+    model = build(name).train()
+    inputs = {k: v for k, v in batch(name, model.config).items() if k != "labels"}
+    if model.config.is_encoder_decoder:
+        inputs["decoder_input_ids"] = inputs["input_ids"][:, :4]
+    assert output_cache(model(**inputs, use_cache=True)) is not None
+    model.activation_checkpointing_enable({"use_reentrant": False})
+    assert output_cache(model(**inputs, use_cache=True)) is None
+    model.eval()
+    assert output_cache(model(**inputs, use_cache=True)) is not None
 
 
 def _check_checkpointing(name, reentrant, **overrides):

@@ -5,7 +5,7 @@ For each variant and size our model is built from the variant's config and `to_n
 holding the same weights (same dtype, same attention backend). Measured, ours and native interleaved, medians:
 
 - train step: forward with labels, backward, AdamW step (and zero_grad)
-- forward: inference forward under `torch.no_grad`
+- forward: inference forward under `torch.no_grad`, in eval mode
 - peak memory of one training step (after one warm-up step, so AdamW's state exists): on CPU in a fresh
   subprocess per run (glibc's mmap threshold fixed at 128 KiB, so freed tensors leave the RSS), the peak resident
   set size (VmHWM, reset before the step) minus the RSS before it; on CUDA
@@ -258,11 +258,11 @@ def bench_variant(name: str, size: str, device: str = "cpu", dtype: str = "fp32"
     o, n = interleaved(train_step_fn(ours, batch, compile_model), train_step_fn(native, batch, compile_model),
                        repeats, device)
     rows.append(_row(name, size, f"train step fwd+bwd+AdamW {shape} ({tag})", o, n, "s", info))
+    ours.eval(), native.eval()  # inference: eval mode from here on (forward and generation)
     o, n = interleaved(forward_fn(ours, batch, compile_model), forward_fn(native, batch, compile_model),
                        repeats, device)
     rows.append(_row(name, size, f"inference forward {shape} ({tag})", o, n, "s", info))
     if name in DECODERS:
-        ours.eval(), native.eval()
         for batch_size in (1, 8):
             o, n = interleaved(generate_fn(ours, size, batch_size, device), generate_fn(native, size, batch_size,
                                device), max(2, repeats // 2), device)

@@ -7,6 +7,7 @@ from torch import nn
 
 from .attention import Attention
 from .compat import GradientCheckpointingLayer
+from .dropout import train_dropout
 from .feedforward import build_feedforward
 from .norms import build_norm
 
@@ -41,14 +42,12 @@ class TransformerBlock(GradientCheckpointingLayer):
         self.mlp_dropout = self.dropout if config.ffn_output_dropout else nn.Identity()
 
     def _residual(self, hidden_states, norm, sublayer, dropout=None):
-        # Dropout modules are called in training only: in eval they are the identity, and skipping the module call
-        # saves per-token Python work in generation.
         dropout = self.dropout if dropout is None else dropout
         if self.pre_norm:
             output, extra = sublayer(norm(hidden_states))
-            return hidden_states + (dropout(output) if self.training else output), extra
+            return hidden_states + train_dropout(dropout, output, self.training), extra
         output, extra = sublayer(hidden_states)
-        return norm(hidden_states + (dropout(output) if self.training else output)), extra
+        return norm(hidden_states + train_dropout(dropout, output, self.training)), extra
 
     def forward(
         self,

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .config import ABSOLUTE_POSITION_TYPES
+from .dropout import train_dropout
 from .norms import build_norm
 from .positions import SinusoidalPositionEmbedding, absolute_position_ids
 
@@ -94,8 +95,7 @@ class Embeddings(nn.Module):
             embeddings = embeddings + self._word_table_token_types(token_type_ids)
         if self.norm is not None:
             embeddings = self.norm(embeddings)
-        if self.training:  # eval: dropout is the identity, and skipping the module call saves per-token work
-            embeddings = self.dropout(embeddings)
+        embeddings = train_dropout(self.dropout, embeddings, self.training)
         if self.projection is not None:
             embeddings = self.projection(embeddings)
         return embeddings

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
+from .dropout import train_dropout
+
 
 class MLP(nn.Module):
     """up_proj -> activation -> down_proj (BERT, GPT-2, T5 v1.0, the original Transformer)."""
@@ -19,7 +21,7 @@ class MLP(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.act_fn(self.up_proj(hidden_states))
-        return self.down_proj(self.dropout(hidden_states) if self.training else hidden_states)
+        return self.down_proj(train_dropout(self.dropout, hidden_states, self.training))
 
 
 class GatedMLP(nn.Module):
@@ -35,7 +37,7 @@ class GatedMLP(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         gated = self.act_fn(self.gate_proj(hidden_states)) * self.up_proj(hidden_states)
-        return self.down_proj(self.dropout(gated) if self.training else gated)  # eval: no dropout module call
+        return self.down_proj(train_dropout(self.dropout, gated, self.training))
 
 
 def build_feedforward(config) -> nn.Module:

@@ -17,6 +17,7 @@ from torch import nn
 
 from .backends import attention_backend
 from .block import TransformerBlock
+from .dropout import train_dropout
 from .linear_attention import stack_mask as linear_stack_mask
 from .linformer import key_padding
 from .masks import cross_attention_mask, self_attention_mask
@@ -176,5 +177,5 @@ class TransformerStack(nn.Module):
             )
         if self.final_norm is not None:  # the base model's recording ties the last hidden state to this output
             hidden_states = self.final_norm(hidden_states)
-            hidden_states = self.final_dropout(hidden_states) if self.training else hidden_states
+            hidden_states = train_dropout(self.final_dropout, hidden_states, self.training)
         return StackOutput(last_hidden_state=hidden_states)

@@ -133,7 +133,8 @@ class DecoderModel(DecoderPreTrainedModel):
         cache = resolve_cache(cache, past_key_values)
         use_cache = use_cache_with_memory(self.config, memory, use_cache, cache)
         use_cache = self.config.use_cache if use_cache is None else use_cache
-        if self.training and self.is_activation_checkpointing:  # the property walks every module: eval first
+        # (the layers' own flags: transformers' `is_activation_checkpointing` walks every module, per forward)
+        if use_cache and self.training and any(layer.gradient_checkpointing for layer in self.decoder.layers):
             use_cache = False  # recomputed layers must not append to the cache twice
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
