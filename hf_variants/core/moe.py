@@ -140,6 +140,21 @@ def _grouped_linear(x: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor
     return out if bias is None else out + bias[expert_of_row]
 
 
+def per_expert_loop(expert_fn, hidden_states: torch.Tensor, token_index: torch.Tensor, expert_index: torch.Tensor,
+                    weights: torch.Tensor) -> torch.Tensor:
+    """Sum over the (token, expert, weight) assignments of weight * expert_fn(expert, token states), as [tokens,
+    hidden], one call per expert that received tokens, in expert order (native's loop, so dropout draws its masks in
+    native's order). Tokens without an assignment (dropped) get 0."""
+    output = torch.zeros_like(hidden_states)
+    for expert in expert_index.unique().tolist():
+        rows = (expert_index == expert).nonzero().squeeze(-1)
+        tokens = token_index[rows]
+        hidden = expert_fn(expert, hidden_states[tokens])
+        # weighted in the routing weights' float32, then cast: native Mixtral's rounding in bf16/fp16
+        output.index_add_(0, tokens, (hidden * weights[rows, None]).to(output.dtype))
+    return output
+
+
 class Experts(nn.Module):
     """`num_experts` feed-forwards stored as stacked [experts, out, in] weights (transformers' Mixtral layout)."""
 
@@ -187,20 +202,16 @@ class Experts(nn.Module):
         return self.forward_grouped(hidden_states, token_index, expert_index, weights)
 
     def forward_eager(self, hidden_states, token_index, expert_index, weights) -> torch.Tensor:
-        """Reference: one pair of matmuls per expert that received tokens, in expert order (as native's loop, so
-        dropout draws its masks in native's order)."""
-        output = torch.zeros_like(hidden_states)
+        """Reference: one pair of matmuls per expert that received tokens (`per_expert_loop`)."""
+        return per_expert_loop(self._expert, hidden_states, token_index, expert_index, weights)
+
+    def _expert(self, expert: int, hidden: torch.Tensor) -> torch.Tensor:
+        """Expert `expert`'s feed-forward on its tokens' states."""
         first_bias, down_bias = self.first_bias, self.down_proj_bias
-        for expert in expert_index.unique().tolist():
-            rows = (expert_index == expert).nonzero().squeeze(-1)
-            tokens = token_index[rows]
-            hidden = nn.functional.linear(hidden_states[tokens], self.first_proj[expert],
-                                          None if first_bias is None else first_bias[expert])
-            hidden = nn.functional.linear(self._activate(hidden), self.down_proj[expert],
-                                          None if down_bias is None else down_bias[expert])
-            # weighted in the routing weights' float32, then cast: native Mixtral's rounding in bf16/fp16
-            output.index_add_(0, tokens, (hidden * weights[rows, None]).to(output.dtype))
-        return output
+        hidden = nn.functional.linear(hidden, self.first_proj[expert],
+                                      None if first_bias is None else first_bias[expert])
+        return nn.functional.linear(self._activate(hidden), self.down_proj[expert],
+                                    None if down_bias is None else down_bias[expert])
 
     def forward_grouped(self, hidden_states, token_index, expert_index, weights) -> torch.Tensor:
         """Sort the assignments by expert and run each projection as one grouped matmul over the segments (its
@@ -230,15 +241,9 @@ class SeparateExperts(nn.ModuleList):
 
     def forward(self, hidden_states: torch.Tensor, token_index: torch.Tensor, expert_index: torch.Tensor,
                 weights: torch.Tensor) -> torch.Tensor:
-        """As `Experts.forward_eager`: experts that received tokens, in expert order (native's, so dropout draws
-        its masks in native's order)."""
-        output = torch.zeros_like(hidden_states)
-        for expert in expert_index.unique().tolist():
-            rows = (expert_index == expert).nonzero().squeeze(-1)
-            tokens = token_index[rows]
-            hidden = self[expert](hidden_states[tokens])
-            output.index_add_(0, tokens, (hidden * weights[rows, None]).to(output.dtype))
-        return output
+        """`per_expert_loop` over the expert modules."""
+        return per_expert_loop(lambda expert, hidden: self[expert](hidden), hidden_states, token_index, expert_index,
+                               weights)
 
 
 def build_experts(config) -> nn.Module:
@@ -259,8 +264,8 @@ def expert_capacity(config, tokens_per_sequence: int) -> int | None:
 
 
 class SparseMoE(nn.Module):
-    """Router (`gate`) + `experts` (stacked or separate); forward returns (output, router logits) with the logits in the native
-    model's shape: [batch * seq, experts] for "topk" (Mixtral), [batch, seq, experts] for "switch"."""
+    """Router (`gate`) + `experts` (stacked or separate); forward returns (output, router logits) with the logits in
+    the native model's shape: [batch * seq, experts] for "topk" (Mixtral), [batch, seq, experts] for "switch"."""
 
     def __init__(self, config):
         super().__init__()

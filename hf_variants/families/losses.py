@@ -101,11 +101,12 @@ def add_aux_loss(model, loss, outputs, attention_mask=None, share=1.0, decoder_a
             if values:
                 unweighted[name] = sum(values[1:], values[0])
     else:
-        if not getattr(outputs, "router_logits", None):  # a dense model: no balancing losses (moe_losses gives none)
+        router_logits = getattr(outputs, "router_logits", None)
+        if not router_logits:  # a dense model: no balancing losses (moe_losses gives none)
             return loss, {}
         if attention_mask is not None and attention_mask.dim() > 2:  # multiple choice: [batch, choices, seq]
             attention_mask = attention_mask.reshape(-1, attention_mask.shape[-1])
-        unweighted = moe_losses(config, getattr(outputs, "router_logits", None), attention_mask)
+        unweighted = moe_losses(config, router_logits, attention_mask)
     weighted = weighted_moe_loss(config, {k: v for k, v in unweighted.items() if k in ("aux_loss", "z_loss")})
     if weighted is not None and loss is not None:
         loss = loss + share * weighted

@@ -80,13 +80,13 @@ class TaskHead:
     def _head_forward(self, positional: tuple[str, ...], args: tuple, kwargs: dict):
         """The inputs of the base model, the head's own arguments (labels, ...) and transformers' loss keywords
         (`num_items_in_batch`, ...: families/losses.py); returns the head's ModelOutput."""
+        name = f"{type(self).__name__}.forward()"
         if len(args) > len(positional):
-            name = f"{type(self).__name__}.forward()"
             raise TypeError(f"{name} takes at most {len(positional)} positional arguments ({', '.join(positional)}), "
                             f"got {len(args)}")
-        twice = [arg for arg in positional[:len(args)] if arg in kwargs] if args else None
+        twice = [arg for arg in positional[:len(args)] if arg in kwargs]
         if twice:
-            raise TypeError(f"{type(self).__name__}.forward() got {twice[0]!r} twice: positionally and as a keyword")
+            raise TypeError(f"{name} got {twice[0]!r} twice: positionally and as a keyword")
         inputs = dict(zip(positional, args), **kwargs)
         targets = {name: inputs.pop(name, default) for name, default in self.head_arguments.items()}
         loss_kwargs = pop_loss_kwargs(inputs)

@@ -1,8 +1,8 @@
 """Declarative parameter-name maps between hf_variants models and their native transformers counterparts.
 
-A map is a list of (native, ours) module-path templates; `{i}` stands for a layer index, `{e}` for an expert's. Keys are renamed by the
-longest matching prefix, so the same table converts in both directions. Keys under the native base-model prefix
-(`bert.`, `roberta.`, ...) map to ours under `model.`; head keys use `head_rules`.
+A map is a list of (native, ours) module-path templates; `{i}` stands for a layer index, `{e}` for an expert's.
+Keys are renamed by the longest matching prefix, so the same table converts in both directions. Keys under the
+native base-model prefix (`bert.`, `roberta.`, ...) map to ours under `model.`; head keys use `head_rules`.
 """
 
 from __future__ import annotations

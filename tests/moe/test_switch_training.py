@@ -34,7 +34,8 @@ def _step(model, optimizer, batch, native: bool) -> None:
 def test_idle_experts_get_no_gradient_and_no_adamw_step_as_native():
     native, ours = _pair()
     # one short sequence: at most 2 of the 4 experts of a layer receive a token
-    batch = dict(input_ids=torch.tensor([[5, 17]]), decoder_input_ids=torch.tensor([[0, 7]]), labels=torch.tensor([[7, 9]]))
+    batch = dict(input_ids=torch.tensor([[5, 17]]), decoder_input_ids=torch.tensor([[0, 7]]),
+                 labels=torch.tensor([[7, 9]]))
     optimizers = [torch.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.1) for m in (native, ours)]
     before = {k: v.clone() for k, v in ours.state_dict().items()}
     experts = {name: p for name, p in ours.named_parameters() if ".experts." in name}
