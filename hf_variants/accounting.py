@@ -209,14 +209,18 @@ def _linear_attention(attn: Attention, report: Accounting, tokens: int) -> None:
 
 def _attention(attn: Attention, report: Accounting, queries: int, keys: int, pattern: int | None = None) -> None:
     e = report.elements
-    per_query = _linear_flops(attn.q_proj) + _linear_flops(attn.o_proj)
-    per_key = _linear_flops(attn.k_proj) + _linear_flops(attn.v_proj)
+    q_width, k_width, v_width = attn.qkv_sizes  # fused or not, each query/key costs its own rows of the projection
+    hidden = attn.o_proj.out_features
+    per_query = 2 * hidden * q_width + _linear_flops(attn.o_proj)
+    per_key = 2 * hidden * (k_width + v_width)
     if attn.linformer is not None:  # E X and F X: the layer input compressed to linformer_k rows, then projected
         compressed = attn.linformer.key_compress.out_features
         e["attention projections"].forward_flops += 2 * 2 * compressed * keys * attn.k_proj.in_features
         keys = compressed
     if attn.relative_xl is not None:  # Transformer-XL: the remembered tokens are keys too
         keys += report.memory_len  # (concatenated to the segment: autograd computes their input gradient too)
+        if attn.fused_qkv:  # one projection of memory and segment: the memory rows' queries are computed too
+            e["attention projections"].forward_flops += report.memory_len * 2 * hidden * q_width
     e["attention projections"].forward_flops += queries * per_query + keys * per_key
     if attn.feature_map is not None:
         _linear_attention(attn, report, queries)

@@ -9,6 +9,7 @@ import torch
 
 import hf_variants
 from hf_variants.convert import to_native
+from hf_variants.convert.qkv import split_qkv
 from tests.variant_configs import native_head_cases
 
 SIZES = dict(vocab_size=256, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
@@ -49,8 +50,8 @@ def test_fresh_parameters_are_distributed_as_native(name, head):
     ours = spec.classes[head](spec.config_class(**{**SIZES, **EXTRA.get(name, {})}))
     torch.manual_seed(1)
     native = type(to_native(ours))(to_native(ours).config)  # fresh, from the converted config
-    converted = spec.native.key_map.convert(ours.state_dict(), to_ours=False, has_base_prefix=head != "Model",
-                                            head=head)
+    converted = spec.native.key_map.convert(split_qkv(ours.state_dict(), ours.config), to_ours=False,
+                                            has_base_prefix=head != "Model", head=head)
     compared = 0
     for key, param in native.named_parameters():
         if key in converted:

@@ -8,6 +8,7 @@ import torch
 
 import hf_variants
 from hf_variants.convert import to_native
+from hf_variants.convert.qkv import split_qkv
 from tests.variant_configs import native_head_cases, tiny_config
 
 DROPOUT = dict(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
@@ -105,8 +106,8 @@ def test_training_step_equals_native(name, head):
     our_loss.backward()
 
     assert abs(our_loss.item() - native_loss.item()) <= 1e-5, (our_loss.item(), native_loss.item())
-    ours_as_native = spec.native.key_map.convert(_grads(ours), to_ours=False, has_base_prefix=head != "Model",
-                                                 head=head)
+    ours_as_native = spec.native.key_map.convert(split_qkv(_grads(ours), config), to_ours=False,
+                                                 has_base_prefix=head != "Model", head=head)
     native_grads = _grads(native)
     compared = 0
     for key, grad in native_grads.items():

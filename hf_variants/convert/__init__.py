@@ -19,6 +19,7 @@ from ..checkpoints import load_checkpoint
 from ..core.attention_scores import NATIVE_DEFAULTS
 from ..core.sparse import SPARSE_DEFAULTS
 from ..variants import VARIANTS, VariantSpec
+from .qkv import fuse_qkv, split_qkv
 
 # Tokenizer files travel with a converted checkpoint unchanged (the token ids are the same on both sides).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
@@ -140,6 +141,8 @@ def from_native(model: PreTrainedModel | str | Path, variant: str | None = None)
     config = spec.config_class(**values)
     config._attn_implementation = model.config._attn_implementation
     state = mapping.key_map.convert(model.state_dict(), to_ours=True, has_base_prefix=head != "Model", head=head)
+    if config.qkv_layout == "fused":
+        state = fuse_qkv(state, config)
     kwargs = {}
     if head == "Model" and "add_pooling_layer" in inspect.signature(spec.classes[head].__init__).parameters:
         kwargs["add_pooling_layer"] = any(k.startswith("pooler.") for k in state)
@@ -203,7 +206,8 @@ def to_native(model: PreTrainedModel | str | Path) -> PreTrainedModel:
     values.update(mapping.native_overrides)
     native_config = transformers.CONFIG_MAPPING[mapping.model_type](**values)
     native_config._attn_implementation = _native_attn_implementation(native_cls, model.config._attn_implementation)
-    state = mapping.key_map.convert(model.state_dict(), to_ours=False, has_base_prefix=head != "Model", head=head)
+    state = mapping.key_map.convert(split_qkv(model.state_dict(), model.config), to_ours=False,
+                                    has_base_prefix=head != "Model", head=head)
     kwargs = {}
     if head == "Model" and "add_pooling_layer" in native_cls.__init__.__code__.co_varnames:
         kwargs["add_pooling_layer"] = any(k.startswith("pooler.") for k in state)

@@ -71,9 +71,16 @@ class Attention(nn.Module):
         self.attention_dropout = config.attention_probs_dropout_prob
         self.sliding_window = config.sliding_window if self.is_causal else None
         hidden, bias = config.hidden_size, config.attention_bias
-        self.q_proj = nn.Linear(hidden, self.num_heads * self.head_dim, bias=bias)
-        self.k_proj = nn.Linear(hidden, self.num_key_value_heads * self.head_dim, bias=bias)
-        self.v_proj = nn.Linear(hidden, self.num_key_value_heads * self.head_dim, bias=bias)
+        # Output widths of the query, key and value projections; fused, they are consecutive rows of qkv_proj.
+        self.qkv_heads = (self.num_heads, self.num_key_value_heads, self.num_key_value_heads)
+        self.qkv_sizes = tuple(heads * self.head_dim for heads in self.qkv_heads)
+        self.fused_qkv = config.qkv_layout == "fused" and not is_cross_attention
+        if self.fused_qkv:
+            self.qkv_proj = nn.Linear(hidden, sum(self.qkv_sizes), bias=bias)
+        else:
+            self.q_proj = nn.Linear(hidden, self.qkv_sizes[0], bias=bias)
+            self.k_proj = nn.Linear(hidden, self.qkv_sizes[1], bias=bias)
+            self.v_proj = nn.Linear(hidden, self.qkv_sizes[2], bias=bias)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, hidden, bias=bias)
         # attention kinds (issue 15): the learned part of the score, Linformer's projections along the sequence
         self.score = build_score(config, self.num_heads, self.head_dim)
@@ -115,7 +122,10 @@ class Attention(nn.Module):
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
         if self.relative_xl is not None:  # Transformer-XL's score and memory: its own kernel (core/relative_xl.py)
             return self.relative_xl(self, hidden_states, attention_mask, cache, layer_idx, kwargs.get("xl_memory"))
-        query = self._project(self.q_proj, hidden_states)
+        if self.fused_qkv:  # one matmul: [batch, heads + 2 * kv_heads, seq, dim], split into views
+            query, key, value = self._project(self.qkv_proj, hidden_states).split(self.qkv_heads, dim=1)
+        else:
+            query = self._project(self.q_proj, hidden_states)
         if self.is_cross_attention:
             key, value = self._cross_key_values(key_value_states, cache, layer_idx)
         elif self.linformer is not None:  # keys/values projected along the sequence; the mask is [batch, seq] padding
@@ -123,7 +133,8 @@ class Attention(nn.Module):
             key, value = self._project(self.k_proj, key_states), self._project(self.v_proj, value_states)
             attention_mask = None
         else:
-            key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
+            if not self.fused_qkv:
+                key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
             if position_embeddings is not None:
                 query, key = apply_rotary(query, key, *position_embeddings)
             if self.feature_map is not None:  # linear attention: a recurrent state instead of keys/values

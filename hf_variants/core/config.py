@@ -89,6 +89,11 @@ class HfvConfig(PreTrainedConfig):
     final_norm: bool | None = None
     ffn_type: str = "mlp"
     attention_bias: bool = True
+    # Self-attention projections: "separate" q_proj, k_proj, v_proj; "fused" one qkv_proj whose output rows are
+    # [queries; keys; values] (native GPT-2's c_attn, nn.MultiheadAttention's in_proj): one matmul and one optimizer
+    # tensor instead of three. Cross-attention keeps q_proj and k_proj/v_proj (they read different states). Always
+    # written to config.json: a saved config without it predates the field and holds separate weights (`from_dict`).
+    qkv_layout: str = "separate"
     mlp_bias: bool = True
     # Attention logit scale; None = head_dim ** -0.5 (T5 uses 1.0).
     attention_scale: float | None = None
@@ -268,8 +273,9 @@ class HfvConfig(PreTrainedConfig):
         """As transformers', except that overrides (`from_pretrained(dir, hidden_size=...)`) go through construction:
         validated, and the values derived from them (null in the saved config) derived again."""
         config_dict = dict(config_dict)
-        if "transformers_version" in config_dict and "expert_layout" not in config_dict:
-            config_dict["expert_layout"] = "stacked"  # saved before the field existed: its experts are stacked
+        if "transformers_version" in config_dict:  # a saved config: fields it predates get what its weights hold
+            config_dict.setdefault("expert_layout", "stacked")
+            config_dict.setdefault("qkv_layout", "separate")
         ours = set(cls.__dataclass_fields__) - set(PreTrainedConfig.__dataclass_fields__)
         for key in [k for k in kwargs if k in ours or k in ("rope_parameters", "rope_scaling")]:
             config_dict[key] = kwargs.pop(key)
@@ -287,9 +293,11 @@ class HfvConfig(PreTrainedConfig):
         return output
 
     def to_diff_dict(self) -> dict[str, Any]:
-        """transformers' diff against the class defaults, always with `expert_layout` for expert models: `from_dict`
-        reads a saved config without it as stacked (what every checkpoint written before the field held)."""
+        """transformers' diff against the class defaults, always with the weight layouts (`qkv_layout`, and
+        `expert_layout` for expert models): `from_dict` reads a saved config without them as the layouts every
+        checkpoint written before those fields held."""
         output = super().to_diff_dict()
+        output["qkv_layout"] = self.qkv_layout
         if self.num_experts:
             output["expert_layout"] = self.expert_layout
         return output

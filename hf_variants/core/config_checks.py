@@ -28,6 +28,7 @@ FFN_TYPES = ("mlp", "glu")
 CLASSIFIER_POOLINGS = ("pooler", "head")
 MOE_IMPLEMENTATIONS = ("grouped", "eager")
 EXPERT_LAYOUTS = ("stacked", "separate")
+QKV_LAYOUTS = ("separate", "fused")
 ROUTER_TYPES = ("topk", "switch")
 INITIALIZER_SCHEMES = ("normal", "scaled_residual", "fan_in", "xavier")
 
@@ -74,7 +75,7 @@ FLOAT_FIELDS = (
 )
 STRING_FIELDS = ("hidden_act", "position_embedding_type", "norm_type", "norm_position", "ffn_type",
                  "classifier_pooling", "classifier_activation", "mlm_head_act", "router_type", "moe_implementation",
-                 "expert_layout", "pretraining_heads", "initializer_scheme")
+                 "expert_layout", "qkv_layout", "pretraining_heads", "initializer_scheme")
 TOKEN_ID_FIELDS = ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id", "forced_eos_token_id")
 
 
@@ -161,6 +162,7 @@ def validate_elements(config) -> None:
     _allowed("classifier_pooling", config.classifier_pooling, CLASSIFIER_POOLINGS)
     _allowed("moe_implementation", config.moe_implementation, MOE_IMPLEMENTATIONS)
     _allowed("expert_layout", config.expert_layout, EXPERT_LAYOUTS)
+    _allowed("qkv_layout", config.qkv_layout, QKV_LAYOUTS)
     _allowed("router_type", config.router_type, ROUTER_TYPES)
     for name in ("hidden_act", "classifier_activation", "mlm_head_act"):
         value = getattr(config, name)
@@ -181,6 +183,7 @@ def validate_elements(config) -> None:
             _check_token_id(name, getattr(config, name), config.vocab_size)
     validate_positions(config)
     validate_experts(config)
+    validate_qkv_layout(config)
     validate_attention_kind(config)
     validate_linear_attention(config)
     validate_sparse_attention(config)
@@ -269,6 +272,17 @@ def validate_rope(config) -> None:
                          f"{type(error).__name__}: {error}") from error
     if not torch.isfinite(inv_freq).all() or not math.isfinite(float(scaling)):
         raise ValueError(f"rope_parameters={params!r} gives non-finite {rope_type!r} RoPE frequencies")
+
+def validate_qkv_layout(config) -> None:
+    """A fused projection needs queries, keys and values read from the same states (Transformer-XL's memory rows
+    are projected with the segment and their queries dropped)."""
+    if config.qkv_layout != "fused":
+        return
+    if getattr(config, "attention_type", "softmax") == "linformer":
+        raise ValueError("qkv_layout='fused' needs queries, keys and values projected from the same states: "
+                         "attention_type='linformer' projects keys/values from compressed ones (use "
+                         "qkv_layout='separate')")
+
 
 def validate_experts(config) -> None:
     if config.num_experts == 0:

@@ -37,6 +37,17 @@ def _linear(module: nn.Linear, std: float) -> None:
         init.zeros_(module.bias)
 
 
+def _rows(module: nn.Linear, sizes: tuple[int, ...], stds: tuple[float, ...]) -> None:
+    """Consecutive output-row blocks of one projection (a fused q/k/v) drawn at their own std, bias zero.
+    transformers' guard against redrawing loaded weights is a flag on the parameter, which its row views lack: it is
+    checked here on the parameter."""
+    if not getattr(module.weight, "_is_hf_initialized", False):
+        for rows, std in zip(module.weight.split(sizes), stds):
+            init.normal_(rows, mean=0.0, std=std)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 def _embedding(module: nn.Embedding, std: float) -> None:
     init.normal_(module.weight, mean=0.0, std=std)
     if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
@@ -80,9 +91,12 @@ def init_fan_in(config, module: nn.Module) -> None:
         if getattr(module, "bias", None) is not None:
             init.zeros_(module.bias)
     elif isinstance(module, Attention):
-        _linear(module.q_proj, factor * (d_model * module.head_dim) ** -0.5)
-        _linear(module.k_proj, factor * d_model**-0.5)
-        _linear(module.v_proj, factor * d_model**-0.5)
+        stds = (factor * (d_model * module.head_dim) ** -0.5, factor * d_model**-0.5, factor * d_model**-0.5)
+        if module.fused_qkv:
+            _rows(module.qkv_proj, module.qkv_sizes, stds)
+        else:
+            for proj, std in zip((module.q_proj, module.k_proj, module.v_proj), stds):
+                _linear(proj, std)
         _linear(module.o_proj, factor * (module.num_heads * module.head_dim) ** -0.5)
     elif isinstance(module, RelativePositionBias):
         init.normal_(module.relative_attention_bias.weight, mean=0.0, std=factor * d_model**-0.5)
@@ -133,9 +147,9 @@ def init_xavier(config, module: nn.Module) -> None:
         if getattr(module, "bias", None) is not None:
             init.zeros_(module.bias)
     elif isinstance(module, Attention):  # nn.MultiheadAttention's fused [q; k; v] in-projection
-        fused = sum(proj.out_features for proj in (module.q_proj, module.k_proj, module.v_proj))
-        for proj in (module.q_proj, module.k_proj, module.v_proj):
-            _xavier(proj.weight, proj.in_features, fused)
+        projections = (module.qkv_proj,) if module.fused_qkv else (module.q_proj, module.k_proj, module.v_proj)
+        for proj in projections:
+            _xavier(proj.weight, proj.in_features, sum(module.qkv_sizes))
     elif isinstance(module, (MLP, GatedMLP)):  # nn.Transformer leaves linear1/linear2 biases at torch's default
         for proj in (getattr(module, "gate_proj", None), module.up_proj, module.down_proj):
             if proj is not None:

@@ -182,8 +182,12 @@ class RelativeXLAttention(nn.Module):
             [memory_states.to(hidden_states.dtype), hidden_states], dim=1)
         if memory is not None and memory.length:
             memory.write(layer_idx, context)
-        query = attention._project(attention.q_proj, hidden_states)
-        key, value = attention._project(attention.k_proj, context), attention._project(attention.v_proj, context)
+        if attention.fused_qkv:  # one projection of the context: the segment's queries are its last rows
+            query, key, value = attention._project(attention.qkv_proj, context).split(attention.qkv_heads, dim=1)
+            query = query[:, :, context.shape[1] - hidden_states.shape[1]:]
+        else:
+            query = attention._project(attention.q_proj, hidden_states)
+            key, value = attention._project(attention.k_proj, context), attention._project(attention.v_proj, context)
         if cache is not None:
             key, value = self._update_cache(cache, key, value, layer_idx)
         key = repeat_kv(key, attention.num_key_value_groups)

@@ -2,7 +2,9 @@
 
 Tensor parallel (Megatron layout): q/k/v (and the gated MLP's gate/up) split by output columns, o_proj and down_proj
 by input rows, so each block needs one all-reduce after attention and one after the MLP; heads are split across
-ranks (num_attention_heads and num_key_value_heads must divide by the TP size). FSDP2: every transformer block is
+ranks (num_attention_heads and num_key_value_heads must divide by the TP size). A fused q/k/v (`qkv_layout="fused"`,
+GPT-2's default) is split by output rows with its output gathered and o_proj split by input (transformers' Phi-3
+plan): the weights are sharded, the attention itself runs replicated. FSDP2: every transformer block is
 its own `fully_shard` unit, the embeddings another; the final norm keeps its full weight.
 
 Not declared, on purpose:
@@ -17,9 +19,16 @@ Tensor-parallel plans depend on the config (gated MLP or not, experts), so the f
 from __future__ import annotations
 
 
-def _attention_plan(layers: str, cross_attention: bool) -> dict[str, str]:
+def _attention_plan(layers: str, config, cross_attention: bool) -> dict[str, str]:
     plan = {}
     for attention in ("self_attn", "cross_attn") if cross_attention else ("self_attn",):
+        if attention == "self_attn" and config.qkv_layout == "fused":
+            # Rows [q; k; v] split by rank would give each rank a block of one of them, not whole heads: as
+            # transformers' Phi-3 plan, the fused output is gathered (attention replicated) and o_proj splits its
+            # input instead.
+            plan[f"{layers}.*.{attention}.qkv_proj"] = "colwise_gather_output"
+            plan[f"{layers}.*.{attention}.o_proj"] = "rowwise_split_input"
+            continue
         plan |= {f"{layers}.*.{attention}.{name}": "colwise" for name in ("q_proj", "k_proj", "v_proj")}
         plan[f"{layers}.*.{attention}.o_proj"] = "rowwise"
     return plan
@@ -37,19 +46,21 @@ def _mlp_plan(layers: str, config, num_layers: int) -> dict[str, str]:
 
 
 def encoder_tp_plan(config) -> dict[str, str]:
-    return {**_attention_plan("encoder.layers", False), **_mlp_plan("encoder.layers", config, config.num_hidden_layers)}
+    return {**_attention_plan("encoder.layers", config, False),
+            **_mlp_plan("encoder.layers", config, config.num_hidden_layers)}
 
 
 def decoder_tp_plan(config) -> dict[str, str]:
     """The token table is split by vocabulary rows, as transformers does for native `embed_tokens`: the LM head
     (tied to it) is split by the same rows."""
-    return {"embeddings.word_embeddings": "embedding_rowwise", **_attention_plan("decoder.layers", False),
+    return {"embeddings.word_embeddings": "embedding_rowwise", **_attention_plan("decoder.layers", config, False),
             **_mlp_plan("decoder.layers", config, config.num_hidden_layers)}
 
 
 def encoder_decoder_tp_plan(config) -> dict[str, str]:
     return {"shared": "embedding_rowwise", **encoder_tp_plan(config),
-            **_attention_plan("decoder.layers", True), **_mlp_plan("decoder.layers", config, config.num_decoder_layers)}
+            **_attention_plan("decoder.layers", config, True),
+            **_mlp_plan("decoder.layers", config, config.num_decoder_layers)}
 
 
 def layer_fsdp_plan(layers: str) -> dict[str, str]:

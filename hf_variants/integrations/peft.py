@@ -3,7 +3,8 @@
 peft looks the default target modules up by `config.model_type` in dicts of `peft.utils.constants`
 (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING` and one per method) and offers no registration call. Our
 module names follow LLaMA's (`q_proj k_proj v_proj o_proj`, `gate_proj up_proj down_proj`) in every family, so each
-of our model types gets LLaMA's entry (LN tuning: our norm names). peft is optional and slow to import (seconds), so
+of our model types gets LLaMA's entry, with `qkv_proj` added wherever it names q/k/v projections (a fused layout has
+that one module; LN tuning: our norm names). peft is optional and slow to import (seconds), so
 `import hf_variants` does not import it: if peft is already imported the dicts are filled at once, otherwise right
 after `peft.utils.constants` is first executed (an import hook, removed once it has fired).
 """
@@ -27,6 +28,14 @@ def model_types() -> list[str]:
     return [spec.model_type for spec in VARIANTS.values()]
 
 
+def _with_fused_qkv(default):
+    """LLaMA's list, plus `qkv_proj` where it names a query/key/value projection: a fused model
+    (`qkv_layout="fused"`, GPT-2's default) has that module instead (peft matches any listed name present)."""
+    if isinstance(default, list) and {"q_proj", "k_proj", "v_proj"} & set(default):
+        return [*default, "qkv_proj"]
+    return copy.copy(default)
+
+
 def register(constants: ModuleType) -> None:
     """Add every hf_variants model type to each of peft's per-model-type default-module dicts."""
     for name, mapping in vars(constants).items():
@@ -37,7 +46,7 @@ def register(constants: ModuleType) -> None:
         if "LNTUNING" in name:
             default = NORM_MODULES
         elif REFERENCE_MODEL_TYPE in mapping:
-            default = mapping[REFERENCE_MODEL_TYPE]
+            default = _with_fused_qkv(mapping[REFERENCE_MODEL_TYPE])
         else:
             continue
         for model_type in model_types():

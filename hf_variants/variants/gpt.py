@@ -43,6 +43,7 @@ class HfvGPTConfig(DecoderConfig):
     embedding_norm: bool | None = False
     final_norm: bool | None = False
     ffn_type: str = "mlp"
+    qkv_layout: str = "fused"  # one q/k/v projection, as native's c_attn
     hidden_dropout_prob: float = 0.1
     attention_probs_dropout_prob: float = 0.1
     pad_token_id: int | None = None

@@ -27,6 +27,7 @@ class HfvGPT2Config(DecoderConfig):
     norm_type: str = "layernorm"
     layer_norm_eps: float = 1e-5
     ffn_type: str = "mlp"
+    qkv_layout: str = "fused"  # one q/k/v projection, as native's c_attn
     pad_token_id: int | None = None
     bos_token_id: int | None = 50256
     eos_token_id: int | list[int] | None = 50256
@@ -42,8 +43,8 @@ class HfvGPT2Config(DecoderConfig):
 
 
 # Native GPT-2 stores attention as one fused `c_attn` Conv1D ([in, 3 * out], x @ W) and every projection as Conv1D;
-# ours are separate nn.Linear ([out, in]). The transforms below split/fuse and transpose under native names, so the
-# rename rules stay one-to-one.
+# ours are nn.Linear ([out, in]), q/k/v fused or not by `qkv_layout` (convert/qkv.py splits a fused one before
+# renaming). The transforms below split/fuse and transpose under native names, so the rename rules stay one-to-one.
 _FUSED = re.compile(r"^(?P<layer>(?:.*\.)?h\.\d+\.attn\.)c_attn\.(?P<kind>weight|bias)$")
 _CONV1D = re.compile(r"^(?:.*\.)?h\.\d+\.(?:attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$")
 _SPLIT = re.compile(r"^(?P<layer>(?:.*\.)?h\.\d+\.attn\.)(?P<part>q|k|v)_proj\.(?P<kind>weight|bias)$")

@@ -47,7 +47,7 @@ def test_every_rule_names_modules_of_the_family(family):
 @pytest.mark.parametrize("name", list(TEST_VARIANTS))
 def test_every_attention_and_dense_mlp_weight_is_sharded(name, caplog):
     model = model_of(name)
-    keys = [n for n, _ in model.named_parameters() if re.search(r"(attn\.[qkvo]_proj|mlp\.\w+_proj)\.weight$", n)
+    keys = [n for n, _ in model.named_parameters() if re.search(r"(attn\.(?:qkv|[qkvo])_proj|mlp\.\w+_proj)\.weight$", n)
             and ".experts." not in n]
     unsharded = [k for k in keys if not any(re.fullmatch(rule.replace(".", r"\.").replace("*", r"\d+") + r"\.weight", k)
                                             for rule in model.tp_plan)]
@@ -69,9 +69,10 @@ def run_two_processes(checkpoint: Path, saved: Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(records.glob("*.json"))]
 
 
-def test_tensor_parallel_and_fsdp2_on_two_cpu_processes(tmp_path):
+@pytest.mark.parametrize("qkv_layout", ["separate", "fused"])  # TP: heads split; the fused output gathered
+def test_tensor_parallel_and_fsdp2_on_two_cpu_processes(tmp_path, qkv_layout):
     torch.manual_seed(0)
-    model = model_of("llama").eval()
+    model = model_of("llama", qkv_layout=qkv_layout).eval()
     model.save_pretrained(tmp_path / "base")
     ids = torch.arange(3, 35).view(4, 8) % 90 + 3
     expected = model(input_ids=ids, labels=ids).loss.item()
@@ -82,7 +83,7 @@ def test_tensor_parallel_and_fsdp2_on_two_cpu_processes(tmp_path):
         assert abs(record["loss"] - expected) < 1e-5, record["mode"]
         assert record["numel"] < 0.75 * sum(total.values()), record["mode"]  # really sharded
         for name, numel in record["parameters"].items():
-            block = ".layers." if record["mode"] == "fsdp" else r"attn\.[qkvo]_proj\.weight|mlp\.\w+_proj\.weight"
+            block = ".layers." if record["mode"] == "fsdp" else r"attn\.(?:qkv|[qkvo])_proj\.weight|mlp\.\w+_proj\.weight"
             if re.search(block, name):
                 assert numel < total[name], (record["mode"], name)  # every block's weights are split
     reloaded = type(model).from_pretrained(tmp_path / "tp_saved").eval()

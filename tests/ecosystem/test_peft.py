@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import hf_variants
+from hf_variants.core.attention import Attention
 from tests.variant_configs import TEST_VARIANTS, tiny_config
 
 peft = pytest.importorskip("peft")
@@ -29,11 +30,17 @@ def lora(name):
 
 @pytest.mark.parametrize("name", list(TEST_VARIANTS))
 def test_lora_without_target_modules(name):
+    """peft's LLaMA default (q_proj, v_proj), or the fused q/k/v projection where the model has one (GPT-2, as
+    native GPT-2's default c_attn)."""
     model = base_model(name)
-    attentions = sum(1 for n, m in model.named_modules() if n.endswith("attn") and hasattr(m, "q_proj"))
+    expected = set()
+    for module_name, module in model.named_modules():
+        if isinstance(module, Attention):
+            parts = ("qkv_proj",) if module.fused_qkv else ("q_proj", "v_proj")
+            expected |= {f"{module_name}.{part}" for part in parts}
     peft_model = get_peft_model(model, lora(name))
-    adapted = [n for n, m in peft_model.named_modules() if hasattr(m, "lora_A") and n.endswith(("q_proj", "v_proj"))]
-    assert len(adapted) == 2 * attentions > 0
+    adapted = {n.removeprefix("base_model.model.") for n, m in peft_model.named_modules() if hasattr(m, "lora_A")}
+    assert expected and adapted == expected
 
 
 def batch(name, size=8, length=6):
