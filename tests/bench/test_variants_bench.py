@@ -90,8 +90,10 @@ def test_gpu_bench_script_correctness_case_on_cpu():
     spec = importlib.util.spec_from_file_location("gpu_bench", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = module.check_variant("llama", "sdpa", "cpu", torch.float32)
-    assert result["ok"] and result["max_abs_logits"] == 0.0 and result["generate_equal_tokens"] == 1.0
+    for name, attn in (("llama", "sdpa"), ("switch", "eager")):  # Switch: native's router losses need the argument
+        result = module.check_variant(name, attn, "cpu", torch.float32)
+        assert result["ok"] and result["max_abs_logits"] == 0.0 and result["generate_equal_tokens"] == 1.0
+        assert abs(result["loss_ours"] - result["loss_native"]) < 1e-5
 
 
 def test_memory_subprocess_counts_tensors_the_warm_up_freed():
