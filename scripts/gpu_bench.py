@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import hf_variants  # noqa: E402
 from hf_variants.accounting import account  # noqa: E402
+from hf_variants.bench.variants import native_kwargs  # noqa: E402
 from hf_variants.convert import to_native  # noqa: E402
 from hf_variants.training.throughput import known_peak_tflops  # noqa: E402
 from tests.variant_configs import TEST_VARIANTS, tiny_config  # noqa: E402
@@ -94,7 +95,7 @@ def check_variant(name: str, attn: str, device: str, dtype: torch.dtype) -> dict
     ours, native = _pair(name, attn, device, dtype)
     inputs = _inputs(ours, device)
     real = inputs["attention_mask"].bool()
-    out_ours, out_native = ours(**inputs), native(**inputs)
+    out_ours, out_native = ours(**inputs), native(**inputs, **native_kwargs(native))  # MoE: router losses too
     logits_ours, logits_native = out_ours.logits.detach().float(), out_native.logits.detach().float()
     if not ours.config.is_encoder_decoder:
         logits_ours, logits_native = logits_ours[real], logits_native[real]
@@ -127,8 +128,9 @@ def check_variant(name: str, attn: str, device: str, dtype: torch.dtype) -> dict
             torch.cuda.set_sync_debug_mode("default")
     scale = max(1.0, float(logits_native.abs().max()))
     tolerance = 0.05 if dtype == torch.bfloat16 else 1e-4
-    result["ok"] = bool(result["max_abs_logits"] <= tolerance * scale and result["grad_norm_rel_diff"] < 0.05
-                        and result.get("input_check_no_sync", True))
+    loss_close = abs(result["loss_ours"] - result["loss_native"]) <= tolerance * max(1.0, abs(result["loss_native"]))
+    result["ok"] = bool(result["max_abs_logits"] <= tolerance * scale and loss_close
+                        and result["grad_norm_rel_diff"] < 0.05 and result.get("input_check_no_sync", True))
     return result
 
 

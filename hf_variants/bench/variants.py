@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import inspect
 import json
 import os
 import statistics
@@ -90,7 +91,9 @@ def build_pair(name: str, size: str, device: str = "cpu", dtype: str = "fp32", a
     native = to_native(ours)
     native.config._attn_implementation = attn
     if hasattr(native.config, "output_router_logits"):
-        native.config.output_router_logits = True  # native adds the balancing loss only then; ours always does
+        # native Mixtral adds its balancing loss only then, ours always does (native Switch reads only its forward
+        # argument: `native_kwargs`)
+        native.config.output_router_logits = True
     return [m.to(device=device, dtype=DTYPES[dtype]).train() for m in (ours, native)]
 
 
@@ -106,25 +109,42 @@ def make_batch(model, size: str, device: str = "cpu", seed: int = 1) -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
 
+def native_kwargs(model) -> dict:
+    """The forward arguments a native MoE model needs to add its router losses to the loss, as ours always does:
+    `output_router_logits=True` (native Switch Transformers reads only this argument, not the config's field, so
+    without it native's training step leaves out the z-loss and balancing loss and trains differently). {} for ours
+    and for dense models."""
+    from hf_variants.families.base import HfvPreTrainedModel
+
+    if isinstance(model, HfvPreTrainedModel):
+        return {}
+    return {"output_router_logits": True} if "output_router_logits" in inspect.signature(model.forward).parameters \
+        else {}
+
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
 
 
 def train_step_fn(model, batch: dict, compile_model: bool = False):
-    """One training step (forward with labels, backward, AdamW step); returns a callable."""
+    """One training step (forward with labels, backward, AdamW step); returns a callable returning the (detached)
+    loss."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     forward = torch.compile(model) if compile_model else model
+    inputs = {**batch, **native_kwargs(model)}
 
-    def step():
-        forward(**batch).loss.backward()
+    def step() -> torch.Tensor:
+        loss = forward(**inputs).loss
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
     return step
 
 
 def forward_fn(model, batch: dict, compile_model: bool = False):
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    inputs = {**{k: v for k, v in batch.items() if k != "labels"}, **native_kwargs(model)}
     if model.config.is_encoder_decoder:
         inputs["decoder_input_ids"] = batch["labels"]
     forward = torch.compile(model) if compile_model else model
