@@ -68,9 +68,12 @@ def layer_fsdp_plan(layers: str) -> dict[str, str]:
     return {f"{layers}.*": "free_full_weight"}
 
 
-DECODER_FSDP_PLAN = {"embeddings": "free_full_weight", **layer_fsdp_plan("decoder.layers"),
+# The token table is its own unit (the other embedding parts join the root unit): transformers' FSDP setup finds a
+# table tied to the LM head by that module's name (`get_input_embeddings`) and wraps it once; a unit around the
+# whole `embeddings` module would wrap the tied weight a second time and fail ("overlapping meshes").
+DECODER_FSDP_PLAN = {"embeddings.word_embeddings": "free_full_weight", **layer_fsdp_plan("decoder.layers"),
                      "decoder.final_norm": "keep_full_weight"}
-ENCODER_FSDP_PLAN = {"embeddings": "free_full_weight", **layer_fsdp_plan("encoder.layers")}
+ENCODER_FSDP_PLAN = {"embeddings.word_embeddings": "free_full_weight", **layer_fsdp_plan("encoder.layers")}
 ENCODER_DECODER_FSDP_PLAN = {"shared": "free_full_weight", **layer_fsdp_plan("encoder.layers"),
                              **layer_fsdp_plan("decoder.layers"), "encoder.final_norm": "keep_full_weight",
                              "decoder.final_norm": "keep_full_weight"}
