@@ -84,8 +84,10 @@ def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
     config = model.config
     rank = 3 if type(model).__name__.endswith("ForMultipleChoice") else 2
     # only the arguments given (a forward per generated token passes a few of the thirteen)
-    get = {name: _tensor(name, value) for name, value in arguments.items()
-           if value is not None and name in _TENSOR_ARGUMENTS}
+    get = {name: value for name, value in arguments.items() if value is not None and name in _TENSOR_ARGUMENTS}
+    if not all(isinstance(value, torch.Tensor) for value in get.values()):
+        for name, value in get.items():
+            _tensor(name, value)
     embeds = "inputs_embeds" in get or "decoder_inputs_embeds" in get
     embedding_size = (getattr(config, "embedding_size", None) or config.hidden_size) if embeds else None
     cached = arguments.get("cache") is not None or arguments.get("past_key_values") is not None
@@ -109,9 +111,10 @@ def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
         if position_ids is not None and (position_ids.ndim not in (1, 2) or position_ids.shape[-1] != tokens[-1]
                                          or (position_ids.ndim == 2 and position_ids.shape[0] not in (1, tokens[0]))):
             raise ValueError(f"position_ids must be [batch or 1, seq={tokens[-1]}], got shape {_shape(position_ids)}")
-    decoder_tokens = _check_tokens("decoder_", get.get("decoder_input_ids"), get.get("decoder_inputs_embeds"), 2,
-                                   embedding_size)
-    if decoder_tokens is not None:
+    decoder_tokens = None
+    if "decoder_input_ids" in get or "decoder_inputs_embeds" in get:
+        decoder_tokens = _check_tokens("decoder_", get.get("decoder_input_ids"), get.get("decoder_inputs_embeds"), 2,
+                                       embedding_size)
         _check_mask("decoder_attention_mask", get.get("decoder_attention_mask"), decoder_tokens, cached=cached)
         if tokens is not None and decoder_tokens[0] != tokens[0]:
             raise ValueError(f"decoder inputs have batch size {decoder_tokens[0]}, the encoder inputs {tokens[0]}")
@@ -159,6 +162,8 @@ def checked_forward(forward: Callable) -> Callable:
     known = KNOWN_FORWARD_KWARGS | set(named)
 
     def check_kwargs(model, kwargs: dict) -> None:
+        if known.issuperset(kwargs):
+            return
         for name in kwargs:
             if name not in known:
                 raise TypeError(f"{type(model).__name__}.forward() got an unexpected keyword argument {name!r}; it "

@@ -130,8 +130,10 @@ class DecoderModel(DecoderPreTrainedModel):
         core/relative_xl.py)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        cache = resolve_cache(cache, past_key_values)
-        use_cache = use_cache_with_memory(self.config, memory, use_cache, cache)
+        if past_key_values is not None:
+            cache = resolve_cache(cache, past_key_values)
+        if memory is not None:
+            use_cache = use_cache_with_memory(self.config, memory, use_cache, cache)
         use_cache = self.config.use_cache if use_cache is None else use_cache
         # (the layers' own flags: transformers' `is_activation_checkpointing` walks every module, per forward)
         if use_cache and self.training and any(layer.gradient_checkpointing for layer in self.decoder.layers):
@@ -190,14 +192,14 @@ class DecoderForCausalLM(DecoderHead, ContinuousBatchingMixin, GenerationMixin):
         if self.lm_head_projection is not None:
             hidden = self.lm_head_projection(hidden)
         logits = loss = None
-        if chunked_loss_applies(self, labels, self.lm_head):  # config.loss_chunk_size: no full logits (None)
+        if labels is not None and chunked_loss_applies(self, labels, self.lm_head):  # loss_chunk_size: no logits
             loss = chunked_lm_loss(self.config, hidden, self.lm_head, labels, shifted=True, **loss_kwargs)
         else:
             logits = self.lm_head(hidden)
         if labels is not None and logits is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
-        loss, moe = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"),
-                                 token_share(labels, loss_kwargs, shifted=True))
+        share = token_share(labels, loss_kwargs, shifted=True) if loss is not None else 1.0  # (only weights a loss)
+        loss, moe = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"), share)
         return DecoderCausalLMOutput(
             loss=loss, aux_loss=moe.get("aux_loss"), z_loss=moe.get("z_loss"), logits=logits, **cache_output(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
