@@ -95,7 +95,8 @@ class Embeddings(nn.Module):
             embeddings = embeddings + self._word_table_token_types(token_type_ids)
         if self.norm is not None:
             embeddings = self.norm(embeddings)
-        embeddings = train_dropout(self.dropout, embeddings, self.training)
+        if self.training:
+            embeddings = train_dropout(self.dropout, embeddings, True)
         if self.projection is not None:
             embeddings = self.projection(embeddings)
         return embeddings

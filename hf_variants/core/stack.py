@@ -184,5 +184,6 @@ class TransformerStack(nn.Module):
             )
         if self.final_norm is not None:  # the base model's recording ties the last hidden state to this output
             hidden_states = self.final_norm(hidden_states)
-            hidden_states = train_dropout(self.final_dropout, hidden_states, self.training)
+            if self.training:
+                hidden_states = train_dropout(self.final_dropout, hidden_states, True)
         return StackOutput(last_hidden_state=hidden_states)
