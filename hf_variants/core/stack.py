@@ -111,16 +111,17 @@ class TransformerStack(nn.Module):
     ) -> StackOutput:
         """`output_attentions` (default: the config's) makes every layer run the eager kernel, the one that
         materialises the weights the base model records. `past_length`: the tokens already in `cache`, when the
-        caller has read it (read from the cache otherwise)."""
+        caller has read it (read from the cache otherwise, and only when default positions, a position bias or a
+        sparse pattern need it: not per generated token)."""
         output_attentions = kwargs.pop("output_attentions", None)
         for flag in OUTPUT_FLAGS:
             kwargs.pop(flag, None)
         if output_attentions is None:
             output_attentions = self.config.output_attentions
-        if past_length is None:
-            past_length = paged_past_length(cache)
         seq_length = hidden_states.shape[1]
         slots = None  # the query positions, when a default or a position bias needs them (not per generated token)
+        if past_length is None and (position_ids is None or self.position_bias is not None or self.has_pattern):
+            past_length = paged_past_length(cache)
         if position_ids is None or self.position_bias is not None:
             slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
         if position_ids is None:

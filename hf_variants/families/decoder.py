@@ -59,6 +59,10 @@ class DecoderConfig(HfvConfig):
     # Token classification's dropout: native decoders use 0.1 unless their config sets classifier_dropout.
     classifier_dropout: float | None = 0.1
     supports_relative_xl = True  # Transformer-XL (issue 15): relative_xl positions and memory_length
+    # The flag transformers' output capturing reads per forward for the router logits every base model can record
+    # (set it, or pass it, to record them from a dense model's blocks too); declared so that reading it does not
+    # raise and catch an AttributeError on every forward. MoE models record them always (core/recording.py).
+    output_router_logits = False
 
 
 @dataclass
@@ -141,9 +145,10 @@ class DecoderModel(DecoderPreTrainedModel):
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
         reference = input_ids if input_ids is not None else inputs_embeds
-        past_length = paged_past_length(cache)
+        past_length = None  # (read from the cache only where needed: `generate` passes position_ids)
         if position_ids is None:
             # Consecutive positions after the cached ones; `generate` passes mask-derived ids for left padding.
+            past_length = paged_past_length(cache)
             position_ids = torch.arange(reference.shape[1], device=reference.device).unsqueeze(0) + past_length
         if attention_mask is not None and attention_mask.ndim == 2:
             attention_mask = attention_mask.to(reference.device)
