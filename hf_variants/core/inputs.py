@@ -43,17 +43,21 @@ def _tensor(name: str, value: Any) -> torch.Tensor | None:
     raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
 
 
+_TOKEN_SHAPES = {2: "[batch, seq]", 3: "[batch, num_choices, seq]"}
+
+
 def _check_tokens(prefix: str, ids: torch.Tensor | None, embeds: torch.Tensor | None, rank: int,
                   embedding_size: int) -> tuple[int, ...] | None:
     """The [batch, (choices,) seq] token shape of `{prefix}input_ids` / `{prefix}inputs_embeds`, checked."""
-    expected = "[batch, num_choices, seq]" if rank == 3 else "[batch, seq]"
+    expected = _TOKEN_SHAPES[rank]
     tokens = None
     if ids is not None:
         if ids.ndim != rank:
             raise ValueError(f"{prefix}input_ids must be {expected} token ids, got shape {_shape(ids)}")
-        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-            raise TypeError(f"{prefix}input_ids must hold integer token ids, got dtype {ids.dtype}")
-        tokens = _shape(ids)
+        dtype = ids.dtype
+        if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+            raise TypeError(f"{prefix}input_ids must hold integer token ids, got dtype {dtype}")
+        tokens = tuple(ids.shape)
     if embeds is not None:
         if embeds.ndim != rank + 1 or embeds.shape[-1] != embedding_size:
             raise ValueError(f"{prefix}inputs_embeds must be {expected[:-1]}, {embedding_size}] (embedding_size="
@@ -73,10 +77,11 @@ def _check_mask(name: str, mask: torch.Tensor | None, tokens: tuple[int, ...], c
         if mask is not None and mask.shape[0] not in (1, tokens[0]):
             raise ValueError(f"{name} has batch size {mask.shape[0]}, the inputs {tokens[0]}")
         return
-    expected = f"[batch={tokens[0]}, {'past + ' if cached else ''}seq={tokens[-1]}]"
-    length_ok = mask.shape[-1] >= tokens[-1] if cached else mask.shape[-1] == tokens[-1]
-    if mask.ndim != len(tokens) or _shape(mask)[:-1] != tokens[:-1] or not length_ok:
-        raise ValueError(f"{name} must be {expected} like the inputs, got shape {_shape(mask)}")
+    shape = tuple(mask.shape)
+    length_ok = shape[-1] >= tokens[-1] if cached else shape[-1] == tokens[-1]
+    if len(shape) != len(tokens) or shape[:-1] != tokens[:-1] or not length_ok:
+        expected = f"[batch={tokens[0]}, {'past + ' if cached else ''}seq={tokens[-1]}]"
+        raise ValueError(f"{name} must be {expected} like the inputs, got shape {shape}")
 
 
 def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
@@ -101,8 +106,8 @@ def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
             _check_mask("attention_mask", get.get("attention_mask"), tokens, cached=False)
     else:
         if "attention_mask" in get:  # (a decoder's mask also spans the cached tokens)
-            decoder_only = not getattr(config, "is_encoder_decoder", False)
-            _check_mask("attention_mask", get["attention_mask"], tokens, cached=cached and decoder_only)
+            past = cached and not getattr(config, "is_encoder_decoder", False)
+            _check_mask("attention_mask", get["attention_mask"], tokens, cached=past)
         for name in _SAME_AS_TOKENS:
             value = get.get(name)
             if value is not None and _shape(value) != tokens:
