@@ -67,7 +67,9 @@ class DecoderConfig(HfvConfig):
 
 @dataclass
 class DecoderModelOutput(BaseModelOutputWithPast):
-    """`memory`: Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0)."""
+    """`memory`: Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0). Returned by
+    models with experts or segment memory; the others return transformers' `BaseModelOutputWithPast`, as native
+    dense decoders do (each field of a ModelOutput costs a scan of all its fields per assignment, every token)."""
 
     router_logits: tuple[torch.Tensor, ...] | None = None
     memory: tuple[torch.Tensor, ...] | None = None
@@ -77,7 +79,8 @@ class DecoderModelOutput(BaseModelOutputWithPast):
 class DecoderCausalLMOutput(CausalLMOutputWithPast):
     """`aux_loss` is the unweighted balancing loss and `router_logits` one [batch * seq, experts] tensor per MoE
     layer, as native Mixtral; `z_loss` the unweighted router z-loss (when `router_z_loss_coef` > 0); `memory`
-    Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0)."""
+    Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0). Models without experts or
+    segment memory return transformers' `CausalLMOutputWithPast`, as native dense decoders do."""
 
     aux_loss: torch.Tensor | None = None
     z_loss: torch.Tensor | None = None
@@ -104,6 +107,8 @@ class DecoderModel(DecoderPreTrainedModel):
         super().__init__(config)
         self.embeddings = Embeddings(config)
         self.decoder = TransformerStack(config, is_causal=True)
+        # experts are built here or not at all: whether outputs carry router logits (DecoderModelOutput)
+        self.has_experts = bool(config.num_experts)
         if self.decoder.final_dropout is not None:
             # GPT-2/LLaMA-style decoders apply no dropout after the final norm (T5's stacks do).
             self.decoder.final_dropout = nn.Identity()
@@ -128,7 +133,7 @@ class DecoderModel(DecoderPreTrainedModel):
         past_key_values: Cache | None = None,
         memory: list[torch.Tensor] | None = None,
         **kwargs,
-    ) -> DecoderModelOutput:
+    ) -> DecoderModelOutput | BaseModelOutputWithPast:
         """Hidden states, attentions and router logits are recorded (`output_attentions=True`, ...:
         core/recording.py). `memory`: Transformer-XL segment recurrence (outputs.memory of the previous segment;
         core/relative_xl.py)."""
@@ -159,6 +164,9 @@ class DecoderModel(DecoderPreTrainedModel):
             kwargs["xl_memory"] = segments = SegmentMemory(self.config, memory, self.decoder.num_layers)
         stack = self.decoder(hidden, attention_mask=attention_mask, position_ids=position_ids, cache=cache,
                              past_length=past_length, **kwargs)
+        if not (memory_length or self.has_experts):  # transformers' own class, as native dense decoders
+            return BaseModelOutputWithPast(last_hidden_state=stack.last_hidden_state,
+                                           **cache_output(cache if use_cache else None))
         return DecoderModelOutput(last_hidden_state=stack.last_hidden_state,
                                   **cache_output(cache if use_cache else None),
                                   memory=segments.output() if memory_length else None)
@@ -192,7 +200,8 @@ class DecoderForCausalLM(DecoderHead, ContinuousBatchingMixin, GenerationMixin):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
-    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None, logits_to_keep=0) -> DecoderCausalLMOutput:
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None,
+                     logits_to_keep=0) -> DecoderCausalLMOutput | CausalLMOutputWithPast:
         hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         if self.lm_head_projection is not None:
             hidden = self.lm_head_projection(hidden)
@@ -203,6 +212,9 @@ class DecoderForCausalLM(DecoderHead, ContinuousBatchingMixin, GenerationMixin):
             logits = self.lm_head(hidden)
         if labels is not None and logits is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
+        if not isinstance(outputs, DecoderModelOutput):  # no experts, no memory: transformers' own class
+            return CausalLMOutputWithPast(loss=loss, logits=logits, **cache_output(output_cache(outputs)),
+                                          hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         share = token_share(labels, loss_kwargs, shifted=True) if loss is not None else 1.0  # (only weights a loss)
         loss, moe = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"), share)
         return DecoderCausalLMOutput(
