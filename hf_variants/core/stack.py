@@ -113,9 +113,11 @@ class TransformerStack(nn.Module):
         materialises the weights the base model records. `past_length`: the tokens already in `cache`, when the
         caller has read it (read from the cache otherwise, and only when default positions, a position bias or a
         sparse pattern need it: not per generated token)."""
-        output_attentions = kwargs.pop("output_attentions", None)
-        for flag in OUTPUT_FLAGS:
-            kwargs.pop(flag, None)
+        output_attentions = None
+        if kwargs:  # (a forward per generated token passes none)
+            output_attentions = kwargs.pop("output_attentions", None)
+            for flag in OUTPUT_FLAGS:
+                kwargs.pop(flag, None)
         if output_attentions is None:
             output_attentions = self.config.output_attentions
         seq_length = hidden_states.shape[1]
@@ -150,6 +152,9 @@ class TransformerStack(nn.Module):
                                                  has_pattern=self.has_pattern)
             if attention_type == "linformer":  # Linformer zeroes padding before its projection
                 masks = {None: key_padding(attention_mask, hidden_states)}
+            elif not self.has_pattern:  # (one dense mask: every layer's key is None)
+                masks = {None: self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, cache,
+                                                   position_ids, bias, backend=attn_implementation)}
             else:
                 masks = {
                     key: self_attention_mask(
