@@ -128,7 +128,7 @@ class Embeddings(nn.Module):
         """`table(ids)` with the range check of `_check_ids`. On CPU an `nn.Embedding` of exactly `size` rows
         bounds-checks every id itself (IndexError): its lookup runs first and only a failed one is checked, to raise
         our ValueError. Checking up front costs a reduction and two host reads per forward (per generated token)."""
-        if ids.device.type == "cpu" and isinstance(table, nn.Embedding) and table.num_embeddings == size:
+        if ids.is_cpu and isinstance(table, nn.Embedding) and table.num_embeddings == size:
             try:
                 return table(ids)
             except IndexError:
