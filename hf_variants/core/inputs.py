@@ -90,9 +90,9 @@ def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
     rank = 3 if type(model).__name__.endswith("ForMultipleChoice") else 2
     # only the arguments given (a forward per generated token passes a few of the thirteen)
     get = {name: value for name, value in arguments.items() if value is not None and name in _TENSOR_ARGUMENTS}
-    if not all(isinstance(value, torch.Tensor) for value in get.values()):
-        for name, value in get.items():
-            _tensor(name, value)
+    for name, value in get.items():
+        if not isinstance(value, torch.Tensor):
+            _tensor(name, value)  # (raises, naming the argument)
     embeds = "inputs_embeds" in get or "decoder_inputs_embeds" in get
     embedding_size = (getattr(config, "embedding_size", None) or config.hidden_size) if embeds else None
     cached = arguments.get("cache") is not None or arguments.get("past_key_values") is not None
