@@ -71,9 +71,10 @@ class Embeddings(nn.Module):
         past_length: int = 0,
     ) -> torch.Tensor:
         if inputs_embeds is None:
-            if self.word_embeddings is None:
+            word_embeddings = self.word_embeddings  # (a submodule: one nn.Module attribute lookup, per token)
+            if word_embeddings is None:
                 raise ValueError("these embeddings hold no token table: pass inputs_embeds")
-            inputs_embeds = self.lookup("input_ids", self.word_embeddings, input_ids, self.config.vocab_size)
+            inputs_embeds = self.lookup("input_ids", word_embeddings, input_ids, self.config.vocab_size)
         embeddings = inputs_embeds
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
