@@ -15,17 +15,32 @@ BIAS_BACKENDS = ("eager", "sdpa")
 PATTERN_BACKENDS = ("eager", "sdpa", "flex_attention")
 
 
-def attention_backend(config, has_bias: bool, output_attentions: bool, has_pattern: bool = False) -> str | None:
-    """The backend this forward must use, or None for the configured one: eager for attention weights (and for
-    the paged eager kernel outside continuous batching), sdpa for a bias or a sparse pattern the configured
-    kernel cannot take. Masks must be built for the backend returned here."""
-    configured = config._attn_implementation
-    if output_attentions or configured == PAGED_EAGER:
-        return "eager"
+def forced_backend(config) -> str | None:
+    """The kernel this config's elements run whatever the configured backend (eager for Transformer-XL's kernel and
+    additive scores), or None. It depends only on fields that shape the modules, so a stack reads it once at build."""
     if config.position_embedding_type == "relative_xl":  # its own eager-style kernel (core/relative_xl.py)
         return "eager"
     if needs_eager(config):  # additive scores run on their own eager kernel (core/attention_scores.py)
         return "eager"
+    return None
+
+
+def attention_backend(config, has_bias: bool, output_attentions: bool, has_pattern: bool = False) -> str | None:
+    """The backend this forward must use, or None for the configured one: eager for attention weights (and for
+    the paged eager kernel outside continuous batching), sdpa for a bias or a sparse pattern the configured
+    kernel cannot take. Masks must be built for the backend returned here."""
+    return select_backend(config._attn_implementation, forced_backend(config), has_bias, output_attentions,
+                          has_pattern)
+
+
+def select_backend(configured: str | None, forced: str | None, has_bias: bool, output_attentions: bool,
+                   has_pattern: bool = False) -> str | None:
+    """`attention_backend` from the configured backend (read per forward: `set_attn_implementation` changes it) and
+    the config's `forced_backend` (read once)."""
+    if output_attentions or configured == PAGED_EAGER:
+        return "eager"
+    if forced is not None:
+        return forced
     if has_bias and configured not in BIAS_BACKENDS:
         return "sdpa"
     if has_pattern and configured not in PATTERN_BACKENDS:

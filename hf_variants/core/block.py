@@ -41,14 +41,6 @@ class TransformerBlock(GradientCheckpointingLayer):
         self.attn_dropout = self.dropout if config.attention_output_dropout else nn.Identity()
         self.mlp_dropout = self.dropout if config.ffn_output_dropout else nn.Identity()
 
-    def _residual(self, hidden_states, norm, sublayer, dropout=None):
-        dropout = self.dropout if dropout is None else dropout
-        if self.pre_norm:
-            output, extra = sublayer(norm(hidden_states))
-            return hidden_states + train_dropout(dropout, output, self.training), extra
-        output, extra = sublayer(hidden_states)
-        return norm(hidden_states + train_dropout(dropout, output, self.training)), extra
-
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -64,23 +56,33 @@ class TransformerBlock(GradientCheckpointingLayer):
         """Returns (hidden states, router logits or None). Attention weights are recorded from the attention modules
         by the model's output capturing (core/recording.py). The router logits are recorded from this output, not
         from the MoE module: under reentrant checkpointing only a checkpointed layer's outputs carry gradients, and
-        the balancing loss must reach the router."""
-        attention_kwargs = dict(cache=cache, layer_idx=layer_idx, attn_implementation=attn_implementation, **kwargs)
-        hidden_states, _ = self._residual(  # (the weights are recorded from the attention's output)
-            hidden_states, self.self_attn_norm,
-            lambda x: self.self_attn(x, attention_mask, position_embeddings=position_embeddings, **attention_kwargs),
-            self.attn_dropout,
+        the balancing loss must reach the router. Written out sublayer by sublayer (pre-norm x + f(norm(x)),
+        post-norm norm(x + f(x))), without closures, keyword dicts or dropout lookups in eval: this runs per layer
+        and generated token."""
+        pre_norm, training = self.pre_norm, self.training
+        norm = self.self_attn_norm
+        output, _ = self.self_attn(  # (the weights are recorded from the attention's output)
+            norm(hidden_states) if pre_norm else hidden_states, attention_mask,
+            position_embeddings=position_embeddings, cache=cache, layer_idx=layer_idx,
+            attn_implementation=attn_implementation, **kwargs,
         )
+        hidden_states = hidden_states + (train_dropout(self.attn_dropout, output, True) if training else output)
+        if not pre_norm:
+            hidden_states = norm(hidden_states)
         if self.cross_attn is not None:
             if encoder_hidden_states is None:
                 raise ValueError("this layer has cross-attention: pass encoder_hidden_states")
-            hidden_states, _ = self._residual(
-                hidden_states, self.cross_attn_norm,
-                lambda x: self.cross_attn(x, encoder_attention_mask, key_value_states=encoder_hidden_states,
-                                          **attention_kwargs),
+            norm = self.cross_attn_norm
+            output, _ = self.cross_attn(
+                norm(hidden_states) if pre_norm else hidden_states, encoder_attention_mask,
+                key_value_states=encoder_hidden_states, cache=cache, layer_idx=layer_idx,
+                attn_implementation=attn_implementation, **kwargs,
             )
-        return self._residual(hidden_states, self.mlp_norm, self._channel_mix, self.mlp_dropout)
-
-    def _channel_mix(self, hidden_states):
-        output = self.mlp(hidden_states)
-        return output if isinstance(output, tuple) else (output, None)
+            hidden_states = hidden_states + (train_dropout(self.dropout, output, True) if training else output)
+            if not pre_norm:
+                hidden_states = norm(hidden_states)
+        norm = self.mlp_norm
+        output = self.mlp(norm(hidden_states) if pre_norm else hidden_states)
+        output, router_logits = output if isinstance(output, tuple) else (output, None)
+        hidden_states = hidden_states + (train_dropout(self.mlp_dropout, output, True) if training else output)
+        return (hidden_states if pre_norm else norm(hidden_states)), router_logits

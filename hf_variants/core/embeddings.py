@@ -71,9 +71,10 @@ class Embeddings(nn.Module):
         past_length: int = 0,
     ) -> torch.Tensor:
         if inputs_embeds is None:
-            if self.word_embeddings is None:
+            word_embeddings = self.word_embeddings  # (a submodule: one nn.Module attribute lookup, per token)
+            if word_embeddings is None:
                 raise ValueError("these embeddings hold no token table: pass inputs_embeds")
-            inputs_embeds = self.lookup("input_ids", self.word_embeddings, input_ids, self.config.vocab_size)
+            inputs_embeds = self.lookup("input_ids", word_embeddings, input_ids, self.config.vocab_size)
         embeddings = inputs_embeds
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
@@ -95,7 +96,8 @@ class Embeddings(nn.Module):
             embeddings = embeddings + self._word_table_token_types(token_type_ids)
         if self.norm is not None:
             embeddings = self.norm(embeddings)
-        embeddings = train_dropout(self.dropout, embeddings, self.training)
+        if self.training:
+            embeddings = train_dropout(self.dropout, embeddings, True)
         if self.projection is not None:
             embeddings = self.projection(embeddings)
         return embeddings
@@ -127,7 +129,7 @@ class Embeddings(nn.Module):
         """`table(ids)` with the range check of `_check_ids`. On CPU an `nn.Embedding` of exactly `size` rows
         bounds-checks every id itself (IndexError): its lookup runs first and only a failed one is checked, to raise
         our ValueError. Checking up front costs a reduction and two host reads per forward (per generated token)."""
-        if ids.device.type == "cpu" and isinstance(table, nn.Embedding) and table.num_embeddings == size:
+        if ids.is_cpu and isinstance(table, nn.Embedding) and table.num_embeddings == size:
             try:
                 return table(ids)
             except IndexError:

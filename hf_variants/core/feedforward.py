@@ -21,7 +21,9 @@ class MLP(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.act_fn(self.up_proj(hidden_states))
-        return self.down_proj(train_dropout(self.dropout, hidden_states, self.training))
+        if self.training:  # (no dropout lookup per call in eval)
+            hidden_states = train_dropout(self.dropout, hidden_states, True)
+        return self.down_proj(hidden_states)
 
 
 class GatedMLP(nn.Module):
@@ -37,7 +39,9 @@ class GatedMLP(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         gated = self.act_fn(self.gate_proj(hidden_states)) * self.up_proj(hidden_states)
-        return self.down_proj(train_dropout(self.dropout, gated, self.training))
+        if self.training:  # (no dropout lookup per call in eval)
+            gated = train_dropout(self.dropout, gated, True)
+        return self.down_proj(gated)
 
 
 def build_feedforward(config) -> nn.Module:

@@ -43,17 +43,21 @@ def _tensor(name: str, value: Any) -> torch.Tensor | None:
     raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
 
 
+_TOKEN_SHAPES = {2: "[batch, seq]", 3: "[batch, num_choices, seq]"}
+
+
 def _check_tokens(prefix: str, ids: torch.Tensor | None, embeds: torch.Tensor | None, rank: int,
                   embedding_size: int) -> tuple[int, ...] | None:
     """The [batch, (choices,) seq] token shape of `{prefix}input_ids` / `{prefix}inputs_embeds`, checked."""
-    expected = "[batch, num_choices, seq]" if rank == 3 else "[batch, seq]"
+    expected = _TOKEN_SHAPES[rank]
     tokens = None
     if ids is not None:
         if ids.ndim != rank:
             raise ValueError(f"{prefix}input_ids must be {expected} token ids, got shape {_shape(ids)}")
-        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-            raise TypeError(f"{prefix}input_ids must hold integer token ids, got dtype {ids.dtype}")
-        tokens = _shape(ids)
+        dtype = ids.dtype
+        if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+            raise TypeError(f"{prefix}input_ids must hold integer token ids, got dtype {dtype}")
+        tokens = tuple(ids.shape)
     if embeds is not None:
         if embeds.ndim != rank + 1 or embeds.shape[-1] != embedding_size:
             raise ValueError(f"{prefix}inputs_embeds must be {expected[:-1]}, {embedding_size}] (embedding_size="
@@ -73,10 +77,11 @@ def _check_mask(name: str, mask: torch.Tensor | None, tokens: tuple[int, ...], c
         if mask is not None and mask.shape[0] not in (1, tokens[0]):
             raise ValueError(f"{name} has batch size {mask.shape[0]}, the inputs {tokens[0]}")
         return
-    expected = f"[batch={tokens[0]}, {'past + ' if cached else ''}seq={tokens[-1]}]"
-    length_ok = mask.shape[-1] >= tokens[-1] if cached else mask.shape[-1] == tokens[-1]
-    if mask.ndim != len(tokens) or _shape(mask)[:-1] != tokens[:-1] or not length_ok:
-        raise ValueError(f"{name} must be {expected} like the inputs, got shape {_shape(mask)}")
+    shape = tuple(mask.shape)
+    length_ok = shape[-1] >= tokens[-1] if cached else shape[-1] == tokens[-1]
+    if len(shape) != len(tokens) or shape[:-1] != tokens[:-1] or not length_ok:
+        expected = f"[batch={tokens[0]}, {'past + ' if cached else ''}seq={tokens[-1]}]"
+        raise ValueError(f"{name} must be {expected} like the inputs, got shape {shape}")
 
 
 def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
@@ -84,8 +89,10 @@ def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
     config = model.config
     rank = 3 if type(model).__name__.endswith("ForMultipleChoice") else 2
     # only the arguments given (a forward per generated token passes a few of the thirteen)
-    get = {name: _tensor(name, value) for name, value in arguments.items()
-           if value is not None and name in _TENSOR_ARGUMENTS}
+    get = {name: value for name, value in arguments.items() if value is not None and name in _TENSOR_ARGUMENTS}
+    for name, value in get.items():
+        if not isinstance(value, torch.Tensor):
+            _tensor(name, value)  # (raises, naming the argument)
     embeds = "inputs_embeds" in get or "decoder_inputs_embeds" in get
     embedding_size = (getattr(config, "embedding_size", None) or config.hidden_size) if embeds else None
     cached = arguments.get("cache") is not None or arguments.get("past_key_values") is not None
@@ -99,8 +106,8 @@ def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
             _check_mask("attention_mask", get.get("attention_mask"), tokens, cached=False)
     else:
         if "attention_mask" in get:  # (a decoder's mask also spans the cached tokens)
-            decoder_only = not getattr(config, "is_encoder_decoder", False)
-            _check_mask("attention_mask", get["attention_mask"], tokens, cached=cached and decoder_only)
+            past = cached and not getattr(config, "is_encoder_decoder", False)
+            _check_mask("attention_mask", get["attention_mask"], tokens, cached=past)
         for name in _SAME_AS_TOKENS:
             value = get.get(name)
             if value is not None and _shape(value) != tokens:
@@ -109,9 +116,10 @@ def check_inputs(model: Any, arguments: dict[str, Any]) -> None:
         if position_ids is not None and (position_ids.ndim not in (1, 2) or position_ids.shape[-1] != tokens[-1]
                                          or (position_ids.ndim == 2 and position_ids.shape[0] not in (1, tokens[0]))):
             raise ValueError(f"position_ids must be [batch or 1, seq={tokens[-1]}], got shape {_shape(position_ids)}")
-    decoder_tokens = _check_tokens("decoder_", get.get("decoder_input_ids"), get.get("decoder_inputs_embeds"), 2,
-                                   embedding_size)
-    if decoder_tokens is not None:
+    decoder_tokens = None
+    if "decoder_input_ids" in get or "decoder_inputs_embeds" in get:
+        decoder_tokens = _check_tokens("decoder_", get.get("decoder_input_ids"), get.get("decoder_inputs_embeds"), 2,
+                                       embedding_size)
         _check_mask("decoder_attention_mask", get.get("decoder_attention_mask"), decoder_tokens, cached=cached)
         if tokens is not None and decoder_tokens[0] != tokens[0]:
             raise ValueError(f"decoder inputs have batch size {decoder_tokens[0]}, the encoder inputs {tokens[0]}")
@@ -159,6 +167,8 @@ def checked_forward(forward: Callable) -> Callable:
     known = KNOWN_FORWARD_KWARGS | set(named)
 
     def check_kwargs(model, kwargs: dict) -> None:
+        if known.issuperset(kwargs):
+            return
         for name in kwargs:
             if name not in known:
                 raise TypeError(f"{type(model).__name__}.forward() got an unexpected keyword argument {name!r}; it "
@@ -166,10 +176,10 @@ def checked_forward(forward: Callable) -> Callable:
 
     @functools.wraps(forward)
     def checked(self, *args, **kwargs):
+        if getattr(_CALLS, "inside", False):  # (first: the base model of every head call takes this exit)
+            return forward(self, *args, **kwargs)
         if torch.compiler.is_compiling():
             check_kwargs(self, kwargs)
-            return forward(self, *args, **kwargs)
-        if getattr(_CALLS, "inside", False):
             return forward(self, *args, **kwargs)
         check_kwargs(self, kwargs)
         check_inputs(self, {**dict(zip(positional, args)), **kwargs} if args else kwargs)

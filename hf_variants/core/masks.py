@@ -13,7 +13,12 @@ from collections.abc import Callable
 
 import torch
 
-from .compat import create_bidirectional_mask, create_causal_mask, create_sliding_window_causal_mask
+from .compat import (
+    EncoderDecoderCache,
+    create_bidirectional_mask,
+    create_causal_mask,
+    create_sliding_window_causal_mask,
+)
 
 
 def _view(config, backend: str | None):
@@ -54,7 +59,7 @@ def self_attention_mask(
     else:
         builder = create_sliding_window_causal_mask if config.sliding_window else create_causal_mask
         kwargs = dict(pattern) if bias is None else {"allow_is_causal_skip": False, **pattern}
-        if getattr(cache, "self_attention_cache", None) is not None:
+        if isinstance(cache, EncoderDecoderCache):
             cache = cache.self_attention_cache
         mask = builder(mask_config, inputs_embeds, attention_mask, cache, position_ids=position_ids,
                        **kwargs)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
+from .dropout import train_dropout
 from .feedforward import build_feedforward
 
 # --- balancing losses ------------------------------------------------------------------------------------------
@@ -122,7 +123,8 @@ def _grouped_mm_fits(x: torch.Tensor, weight: torch.Tensor) -> bool:
     if _GROUPED_MM is None or x.dtype not in (torch.float32, torch.bfloat16, torch.float16) or x.dtype != weight.dtype:
         return False
     size = x.element_size()
-    return all(dim * size % 16 == 0 for dim in weight.shape[1:]) and x.data_ptr() % 16 == 0 \
+    _, out_features, in_features = weight.shape  # ([experts, out, in]: no generator per call, per layer and token)
+    return out_features * size % 16 == 0 and in_features * size % 16 == 0 and x.data_ptr() % 16 == 0 \
         and weight.data_ptr() % 16 == 0
 
 
@@ -190,8 +192,10 @@ class Experts(nn.Module):
     def _activate(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.glu:
             gate, up = hidden.chunk(2, dim=-1)
-            return self.dropout(self.act_fn(gate) * up)
-        return self.dropout(self.act_fn(hidden))
+            hidden = self.act_fn(gate) * up
+        else:
+            hidden = self.act_fn(hidden)
+        return train_dropout(self.dropout, hidden, self.training)  # (no module call in eval or at p = 0)
 
     def forward(self, hidden_states: torch.Tensor, token_index: torch.Tensor, expert_index: torch.Tensor,
                 weights: torch.Tensor) -> torch.Tensor:

@@ -101,14 +101,14 @@ def apply_rotary(
     """Rotate [batch, heads, seq, head_dim] queries/keys; a partial rotary dim rotates the leading features only."""
     cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
     rot = cos.shape[-1]
+    if rot == query.shape[-1]:  # full rotary (LLaMA, Mistral): no slicing and re-concatenation copies
+        return (query * cos) + (_rotate_half(query) * sin), (key * cos) + (_rotate_half(key) * sin)
+    return _rotate_leading(query, cos, sin, rot), _rotate_leading(key, cos, sin, rot)
 
-    def rotate(x):
-        if rot == x.shape[-1]:  # full rotary (LLaMA, Mistral): no slicing and re-concatenation copies
-            return (x * cos) + (_rotate_half(x) * sin)
-        x_rot, x_pass = x[..., :rot], x[..., rot:]
-        return torch.cat(((x_rot * cos) + (_rotate_half(x_rot) * sin), x_pass), dim=-1)
 
-    return rotate(query), rotate(key)
+def _rotate_leading(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rot: int) -> torch.Tensor:
+    x_rot, x_pass = x[..., :rot], x[..., rot:]
+    return torch.cat(((x_rot * cos) + (_rotate_half(x_rot) * sin), x_pass), dim=-1)
 
 
 # ------------------------------------------------------------------------------------------------ biases

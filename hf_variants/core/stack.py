@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .backends import attention_backend
+from .backends import forced_backend, select_backend
 from .block import TransformerBlock
 from .dropout import train_dropout
 from .linear_attention import stack_mask as linear_stack_mask
@@ -70,6 +70,9 @@ class TransformerStack(nn.Module):
         # out once here rather than on every forward (every generated token)
         self.layer_pattern_keys = [pattern_key(config, i) for i in range(self.num_layers)]
         self.has_pattern = any(key is not None for key in self.layer_pattern_keys)
+        # likewise fixed by the fields the modules were built from: the attention kind and a kernel it forces
+        self.attention_type = config.attention_type
+        self.forced_backend = forced_backend(config)
 
     def block_for_layer(self, layer_idx: int) -> TransformerBlock:
         return self.layers[layer_idx * self.num_groups // self.num_layers]
@@ -84,16 +87,16 @@ class TransformerStack(nn.Module):
         length, offset = cache.get_mask_sizes(seq_length, 0)
         return int(length), int(offset)
 
-    def _paged_mask(self, attention_mask, position_ids, kwargs, output_attentions):
+    def _paged_mask(self, attention_mask, position_ids, kwargs, output_attentions, configured):
         """(mask, backend) for a continuous-batching step: its block-diagonal additive mask, plus the position bias
         between every packed query and key."""
         paged_check_support(self.config)
         mask = paged_layer_mask(self.config, attention_mask)
         if self.position_bias is None:
-            return mask, attention_backend(self.config, False, output_attentions)
+            return mask, select_backend(configured, self.forced_backend, False, output_attentions)
         keys = paged_key_positions(kwargs["cu_seq_lens_k"][PAGED_FULL_ATTENTION])
         bias = self.position_bias.between(position_ids[0], keys)
-        return mask + bias.to(mask.dtype), attention_backend(self.config, True, output_attentions)
+        return mask + bias.to(mask.dtype), select_backend(configured, self.forced_backend, True, output_attentions)
 
     def forward(
         self,
@@ -108,16 +111,19 @@ class TransformerStack(nn.Module):
     ) -> StackOutput:
         """`output_attentions` (default: the config's) makes every layer run the eager kernel, the one that
         materialises the weights the base model records. `past_length`: the tokens already in `cache`, when the
-        caller has read it (read from the cache otherwise)."""
-        output_attentions = kwargs.pop("output_attentions", None)
-        for flag in OUTPUT_FLAGS:
-            kwargs.pop(flag, None)
+        caller has read it (read from the cache otherwise, and only when default positions, a position bias or a
+        sparse pattern need it: not per generated token)."""
+        output_attentions = None
+        if kwargs:  # (a forward per generated token passes none)
+            output_attentions = kwargs.pop("output_attentions", None)
+            for flag in OUTPUT_FLAGS:
+                kwargs.pop(flag, None)
         if output_attentions is None:
             output_attentions = self.config.output_attentions
-        if past_length is None:
-            past_length = paged_past_length(cache)
         seq_length = hidden_states.shape[1]
         slots = None  # the query positions, when a default or a position bias needs them (not per generated token)
+        if past_length is None and (position_ids is None or self.position_bias is not None or self.has_pattern):
+            past_length = paged_past_length(cache)
         if position_ids is None or self.position_bias is not None:
             slots = torch.arange(past_length, past_length + seq_length, device=hidden_states.device)
         if position_ids is None:
@@ -126,9 +132,11 @@ class TransformerStack(nn.Module):
         cross_mask = None
         # one self-attention mask per distinct sparse pattern, picked per layer
         layer_keys = self.layer_pattern_keys
-        attention_type = self.config.attention_type
+        attention_type = self.attention_type
+        configured = self.config._attn_implementation  # (read per forward: set_attn_implementation changes it)
         if is_paged(cache):  # continuous batching: packed requests, the mask comes ready-made
-            mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions)
+            mask, attn_implementation = self._paged_mask(attention_mask, position_ids, kwargs, output_attentions,
+                                                         configured)
             masks = {None: mask}  # sparse patterns are refused by paged_check_support
         elif attention_type == "linear":  # no score matrix: the padding of the new keys (and redraws)
             attn_implementation = None  # (sparse patterns are refused with linear attention)
@@ -140,10 +148,13 @@ class TransformerStack(nn.Module):
             if self.position_bias is not None:
                 bias = self.position_bias(slots, *key_span)
             # every mask is built for the kernel that will run (a bias, a pattern or output_attentions may change it)
-            attn_implementation = attention_backend(self.config, bias is not None, output_attentions,
-                                                    has_pattern=self.has_pattern)
+            attn_implementation = select_backend(configured, self.forced_backend, bias is not None, output_attentions,
+                                                 has_pattern=self.has_pattern)
             if attention_type == "linformer":  # Linformer zeroes padding before its projection
                 masks = {None: key_padding(attention_mask, hidden_states)}
+            elif not self.has_pattern:  # (one dense mask: every layer's key is None)
+                masks = {None: self_attention_mask(self.config, hidden_states, attention_mask, self.is_causal, cache,
+                                                   position_ids, bias, backend=attn_implementation)}
             else:
                 masks = {
                     key: self_attention_mask(
@@ -159,12 +170,14 @@ class TransformerStack(nn.Module):
                                               backend=attn_implementation)
         rotary = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
         # the kernel every layer calls, resolved once here rather than read from the config in every attention
-        layer_kernel = attn_implementation or self.config._attn_implementation
+        layer_kernel = attn_implementation or configured
+        # without ALBERT-style sharing block i is layer i: iterated, not indexed per layer
+        blocks = self.layers if self.num_groups == self.num_layers else map(self.block_for_layer, range(self.num_layers))
 
-        for layer_idx in range(self.num_layers):
+        for layer_idx, block in enumerate(blocks):
             # Tensors that may carry gradients (hidden and encoder states, a mask holding a learned position bias)
             # go positionally: reentrant checkpointing routes gradients only through positional tensor arguments.
-            hidden_states, _ = self.block_for_layer(layer_idx)(  # (router logits are recorded, not collected)
+            hidden_states, _ = block(  # (router logits are recorded, not collected)
                 hidden_states,
                 masks[layer_keys[layer_idx]],
                 rotary,
@@ -177,5 +190,6 @@ class TransformerStack(nn.Module):
             )
         if self.final_norm is not None:  # the base model's recording ties the last hidden state to this output
             hidden_states = self.final_norm(hidden_states)
-            hidden_states = train_dropout(self.final_dropout, hidden_states, self.training)
+            if self.training:
+                hidden_states = train_dropout(self.final_dropout, hidden_states, True)
         return StackOutput(last_hidden_state=hidden_states)

@@ -59,11 +59,17 @@ class DecoderConfig(HfvConfig):
     # Token classification's dropout: native decoders use 0.1 unless their config sets classifier_dropout.
     classifier_dropout: float | None = 0.1
     supports_relative_xl = True  # Transformer-XL (issue 15): relative_xl positions and memory_length
+    # The flag transformers' output capturing reads per forward for the router logits every base model can record
+    # (set it, or pass it, to record them from a dense model's blocks too); declared so that reading it does not
+    # raise and catch an AttributeError on every forward. MoE models record them always (core/recording.py).
+    output_router_logits = False
 
 
 @dataclass
 class DecoderModelOutput(BaseModelOutputWithPast):
-    """`memory`: Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0)."""
+    """`memory`: Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0). Returned by
+    models with experts or segment memory; the others return transformers' `BaseModelOutputWithPast`, as native
+    dense decoders do (each field of a ModelOutput costs a scan of all its fields per assignment, every token)."""
 
     router_logits: tuple[torch.Tensor, ...] | None = None
     memory: tuple[torch.Tensor, ...] | None = None
@@ -73,7 +79,8 @@ class DecoderModelOutput(BaseModelOutputWithPast):
 class DecoderCausalLMOutput(CausalLMOutputWithPast):
     """`aux_loss` is the unweighted balancing loss and `router_logits` one [batch * seq, experts] tensor per MoE
     layer, as native Mixtral; `z_loss` the unweighted router z-loss (when `router_z_loss_coef` > 0); `memory`
-    Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0)."""
+    Transformer-XL's per-layer memory for the next segment (when `memory_length` > 0). Models without experts or
+    segment memory return transformers' `CausalLMOutputWithPast`, as native dense decoders do."""
 
     aux_loss: torch.Tensor | None = None
     z_loss: torch.Tensor | None = None
@@ -100,6 +107,8 @@ class DecoderModel(DecoderPreTrainedModel):
         super().__init__(config)
         self.embeddings = Embeddings(config)
         self.decoder = TransformerStack(config, is_causal=True)
+        # experts are built here or not at all: whether outputs carry router logits (DecoderModelOutput)
+        self.has_experts = bool(config.num_experts)
         if self.decoder.final_dropout is not None:
             # GPT-2/LLaMA-style decoders apply no dropout after the final norm (T5's stacks do).
             self.decoder.final_dropout = nn.Identity()
@@ -124,14 +133,16 @@ class DecoderModel(DecoderPreTrainedModel):
         past_key_values: Cache | None = None,
         memory: list[torch.Tensor] | None = None,
         **kwargs,
-    ) -> DecoderModelOutput:
+    ) -> DecoderModelOutput | BaseModelOutputWithPast:
         """Hidden states, attentions and router logits are recorded (`output_attentions=True`, ...:
         core/recording.py). `memory`: Transformer-XL segment recurrence (outputs.memory of the previous segment;
         core/relative_xl.py)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        cache = resolve_cache(cache, past_key_values)
-        use_cache = use_cache_with_memory(self.config, memory, use_cache, cache)
+        if past_key_values is not None:
+            cache = resolve_cache(cache, past_key_values)
+        if memory is not None:
+            use_cache = use_cache_with_memory(self.config, memory, use_cache, cache)
         use_cache = self.config.use_cache if use_cache is None else use_cache
         # (the layers' own flags: transformers' `is_activation_checkpointing` walks every module, per forward)
         if use_cache and self.training and any(layer.gradient_checkpointing for layer in self.decoder.layers):
@@ -139,9 +150,10 @@ class DecoderModel(DecoderPreTrainedModel):
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
         reference = input_ids if input_ids is not None else inputs_embeds
-        past_length = paged_past_length(cache)
+        past_length = None  # (read from the cache only where needed: `generate` passes position_ids)
         if position_ids is None:
             # Consecutive positions after the cached ones; `generate` passes mask-derived ids for left padding.
+            past_length = paged_past_length(cache)
             position_ids = torch.arange(reference.shape[1], device=reference.device).unsqueeze(0) + past_length
         if attention_mask is not None and attention_mask.ndim == 2:
             attention_mask = attention_mask.to(reference.device)
@@ -152,6 +164,9 @@ class DecoderModel(DecoderPreTrainedModel):
             kwargs["xl_memory"] = segments = SegmentMemory(self.config, memory, self.decoder.num_layers)
         stack = self.decoder(hidden, attention_mask=attention_mask, position_ids=position_ids, cache=cache,
                              past_length=past_length, **kwargs)
+        if not (memory_length or self.has_experts):  # transformers' own class, as native dense decoders
+            return BaseModelOutputWithPast(last_hidden_state=stack.last_hidden_state,
+                                           **cache_output(cache if use_cache else None))
         return DecoderModelOutput(last_hidden_state=stack.last_hidden_state,
                                   **cache_output(cache if use_cache else None),
                                   memory=segments.output() if memory_length else None)
@@ -185,19 +200,23 @@ class DecoderForCausalLM(DecoderHead, ContinuousBatchingMixin, GenerationMixin):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
-    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None, logits_to_keep=0) -> DecoderCausalLMOutput:
+    def head_outputs(self, outputs, inputs, loss_kwargs, labels=None,
+                     logits_to_keep=0) -> DecoderCausalLMOutput | CausalLMOutputWithPast:
         hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         if self.lm_head_projection is not None:
             hidden = self.lm_head_projection(hidden)
         logits = loss = None
-        if chunked_loss_applies(self, labels, self.lm_head):  # config.loss_chunk_size: no full logits (None)
+        if labels is not None and chunked_loss_applies(self, labels, self.lm_head):  # loss_chunk_size: no logits
             loss = chunked_lm_loss(self.config, hidden, self.lm_head, labels, shifted=True, **loss_kwargs)
         else:
             logits = self.lm_head(hidden)
         if labels is not None and logits is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
-        loss, moe = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"),
-                                 token_share(labels, loss_kwargs, shifted=True))
+        if not isinstance(outputs, DecoderModelOutput):  # no experts, no memory: transformers' own class
+            return CausalLMOutputWithPast(loss=loss, logits=logits, **cache_output(output_cache(outputs)),
+                                          hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        share = token_share(labels, loss_kwargs, shifted=True) if loss is not None else 1.0  # (only weights a loss)
+        loss, moe = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"), share)
         return DecoderCausalLMOutput(
             loss=loss, aux_loss=moe.get("aux_loss"), z_loss=moe.get("z_loss"), logits=logits, **cache_output(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,

@@ -25,6 +25,8 @@ from ..core.moe import moe_losses, weighted_moe_loss
 def pop_loss_kwargs(kwargs: dict) -> dict:
     """Remove transformers' loss keywords (`num_items_in_batch`, `shift_labels`, `ignore_index`) from a forward's
     `**kwargs` and return them: the head consumes them, the base model and attention kernels never see them."""
+    if LOSS_KWARGS.isdisjoint(kwargs):  # (inference and generation: none)
+        return {}
     return {name: kwargs.pop(name) for name in LOSS_KWARGS if name in kwargs}
 
 

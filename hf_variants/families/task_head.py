@@ -80,18 +80,19 @@ class TaskHead:
     def _head_forward(self, positional: tuple[str, ...], args: tuple, kwargs: dict):
         """The inputs of the base model, the head's own arguments (labels, ...) and transformers' loss keywords
         (`num_items_in_batch`, ...: families/losses.py); returns the head's ModelOutput."""
-        name = f"{type(self).__name__}.forward()"
-        if len(args) > len(positional):
-            raise TypeError(f"{name} takes at most {len(positional)} positional arguments ({', '.join(positional)}), "
-                            f"got {len(args)}")
-        twice = [arg for arg in positional[:len(args)] if arg in kwargs]
-        if twice:
-            raise TypeError(f"{name} got {twice[0]!r} twice: positionally and as a keyword")
-        inputs = dict(zip(positional, args), **kwargs)
-        targets = {name: inputs.pop(name, default) for name, default in self.head_arguments.items()}
-        loss_kwargs = pop_loss_kwargs(inputs)
-        outputs = self.base_outputs(inputs, targets)
-        return self.head_outputs(outputs, inputs, loss_kwargs, **targets)
+        if args:  # (`generate` passes keywords only: `kwargs` is then this call's own dict, the inputs as they are)
+            name = f"{type(self).__name__}.forward()"
+            if len(args) > len(positional):
+                raise TypeError(f"{name} takes at most {len(positional)} positional arguments "
+                                f"({', '.join(positional)}), got {len(args)}")
+            twice = [arg for arg in positional[:len(args)] if arg in kwargs]
+            if twice:
+                raise TypeError(f"{name} got {twice[0]!r} twice: positionally and as a keyword")
+            kwargs = dict(zip(positional, args), **kwargs)
+        targets = {name: kwargs.pop(name, default) for name, default in self.head_arguments.items()}
+        loss_kwargs = pop_loss_kwargs(kwargs)
+        outputs = self.base_outputs(kwargs, targets)
+        return self.head_outputs(outputs, kwargs, loss_kwargs, **targets)
 
     def base_outputs(self, inputs: dict[str, Any], targets: dict[str, Any]):
         """The base model's outputs for the head's inputs (`self.model`, plus `base_call_kwargs`)."""

@@ -127,6 +127,24 @@ def test_moe_auxiliary_loss_is_added():
     assert len(out.router_logits) == model.config.num_hidden_layers
 
 
+def test_output_classes_are_native_for_dense_models_and_ours_for_experts():
+    """Dense decoders return transformers' own output classes, the ones native dense decoders return (so native
+    LLaMA's and ours have the same fields); experts add router logits and losses (ours, like native Mixtral's)."""
+    from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+
+    from hf_variants.families.decoder import DecoderCausalLMOutput, DecoderModelOutput
+
+    ids, mask = left_padded()
+    dense = causal_lm("llama")
+    for out, expected in ((dense(ids, attention_mask=mask, labels=ids), CausalLMOutputWithPast),
+                          (dense.model(ids, attention_mask=mask), BaseModelOutputWithPast)):
+        assert type(out) is expected
+    moe = causal_lm("llama", num_experts=4, num_experts_per_tok=2)
+    out = moe(ids, attention_mask=mask)
+    assert type(out) is DecoderCausalLMOutput and len(out.router_logits) == moe.config.num_hidden_layers
+    assert type(moe.model(ids, attention_mask=mask)) is DecoderModelOutput
+
+
 def test_input_errors_are_clear():
     model = causal_lm("gpt2")
     ids, _ = left_padded()
