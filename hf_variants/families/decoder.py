@@ -212,15 +212,18 @@ class DecoderForCausalLM(DecoderHead, ContinuousBatchingMixin, GenerationMixin):
             logits = self.lm_head(hidden)
         if labels is not None and logits is not None:  # shifted inside (or `shift_labels`); sum / num_items_in_batch
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **loss_kwargs)
-        if not isinstance(outputs, DecoderModelOutput):  # no experts, no memory: transformers' own class
+        # No experts, no memory, router logits not asked for: transformers' own class, as native dense decoders (a
+        # dense model asked for them gets `router_logits=()`, recorded into the base output, and our class)
+        if not isinstance(outputs, DecoderModelOutput) and "router_logits" not in outputs:
             return CausalLMOutputWithPast(loss=loss, logits=logits, **cache_output(output_cache(outputs)),
                                           hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         share = token_share(labels, loss_kwargs, shifted=True) if loss is not None else 1.0  # (only weights a loss)
         loss, moe = add_aux_loss(self, loss, outputs, inputs.get("attention_mask"), share)
         return DecoderCausalLMOutput(
-            loss=loss, aux_loss=moe.get("aux_loss"), z_loss=moe.get("z_loss"), logits=logits, **cache_output(output_cache(outputs)),
-            hidden_states=outputs.hidden_states, attentions=outputs.attentions, router_logits=outputs.router_logits,
-            memory=outputs.memory,
+            loss=loss, aux_loss=moe.get("aux_loss"), z_loss=moe.get("z_loss"), logits=logits,
+            **cache_output(output_cache(outputs)),
+            hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+            router_logits=outputs.get("router_logits"), memory=outputs.get("memory"),
         )
 
 

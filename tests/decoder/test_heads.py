@@ -143,6 +143,8 @@ def test_output_classes_are_native_for_dense_models_and_ours_for_experts():
     out = moe(ids, attention_mask=mask)
     assert type(out) is DecoderCausalLMOutput and len(out.router_logits) == moe.config.num_hidden_layers
     assert type(moe.model(ids, attention_mask=mask)) is DecoderModelOutput
+    asked = dense(ids, attention_mask=mask, output_router_logits=True)  # not dropped: a dense model has none
+    assert type(asked) is DecoderCausalLMOutput and asked.router_logits == ()
 
 
 def test_input_errors_are_clear():
