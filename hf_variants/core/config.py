@@ -143,6 +143,11 @@ class HfvConfig(PreTrainedConfig):
     # inputs of earlier segments (no gradient) as `memory`. Decoder families only (`supports_relative_xl`).
     memory_length: int = 0
     supports_relative_xl = False
+    # The flag transformers' output capturing reads per forward for the router logits every base model can record
+    # (set it, or pass it, to record them from a dense model's blocks too); declared (not a saved field) so that
+    # reading it does not raise and catch an AttributeError on every forward. MoE models record them always
+    # (core/recording.py).
+    output_router_logits = False
 
     # --- heads ---------------------------------------------------------------------------------
     # Activation of the MLM head transform; None = hidden_act (RoBERTa and ELECTRA's generator use "gelu").

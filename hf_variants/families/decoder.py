@@ -59,10 +59,6 @@ class DecoderConfig(HfvConfig):
     # Token classification's dropout: native decoders use 0.1 unless their config sets classifier_dropout.
     classifier_dropout: float | None = 0.1
     supports_relative_xl = True  # Transformer-XL (issue 15): relative_xl positions and memory_length
-    # The flag transformers' output capturing reads per forward for the router logits every base model can record
-    # (set it, or pass it, to record them from a dense model's blocks too); declared so that reading it does not
-    # raise and catch an AttributeError on every forward. MoE models record them always (core/recording.py).
-    output_router_logits = False
 
 
 @dataclass
