@@ -39,6 +39,22 @@ DERIVED_FIELDS: dict[str, Any] = {
 }
 
 
+def _refuse_layout_overrides(saved: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """A weight layout of a saved config describes how its checkpoint stores the weights: overriding it at load
+    (`from_pretrained(dir, qkv_layout="fused")`) would leave those weights unused and draw new ones (transformers
+    only warns about missing keys), so it is refused."""
+    for name in ("qkv_layout", "expert_layout"):
+        if name == "expert_layout" and not saved.get("num_experts"):
+            continue  # no experts saved: nothing is stored in that layout
+        if name in overrides and overrides[name] != saved[name]:
+            raise ValueError(
+                f"{name}={overrides[name]!r} cannot override the saved {name}={saved[name]!r}: the checkpoint's "
+                f"weights are stored that way and would not load. Load it as saved (hf_variants.convert's "
+                f"to_native, then from_native, re-stores a model in its variant's default layout); for a fresh "
+                f"model in another layout set config.{name} after loading the config"
+            )
+
+
 class HfvConfig(PreTrainedConfig):
     """Composable transformer configuration (fields are shared by every family and variant).
 
@@ -281,6 +297,7 @@ class HfvConfig(PreTrainedConfig):
         if "transformers_version" in config_dict:  # a saved config: fields it predates get what its weights hold
             config_dict.setdefault("expert_layout", "stacked")
             config_dict.setdefault("qkv_layout", "separate")
+            _refuse_layout_overrides(config_dict, kwargs)
         ours = set(cls.__dataclass_fields__) - set(PreTrainedConfig.__dataclass_fields__)
         for key in [k for k in kwargs if k in ours or k in ("rope_parameters", "rope_scaling")]:
             config_dict[key] = kwargs.pop(key)

@@ -134,3 +134,20 @@ def test_bad_layouts_are_refused_by_name():
         tiny_config("llama", qkv_layout="interleaved")
     with pytest.raises(ValueError, match="qkv_layout='fused'.*attention_type='linformer'"):
         tiny_config("bert", qkv_layout="fused", attention_type="linformer", linformer_k=4)
+
+
+def test_a_layout_override_at_load_is_refused(tmp_path):
+    """Overriding how a checkpoint stores its weights would leave them unused (transformers only warns about the
+    missing keys and draws new ones): refused, naming the field; the saved value and other fields still load."""
+    build("gpt2", qkv_layout="separate").save_pretrained(tmp_path / "gpt2")
+    with pytest.raises(ValueError, match="qkv_layout='fused' cannot override the saved qkv_layout='separate'"):
+        transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "gpt2", qkv_layout="fused")
+    loaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "gpt2", qkv_layout="separate")
+    assert loaded.config.qkv_layout == "separate"
+    build("mixtral", expert_layout="stacked").save_pretrained(tmp_path / "mixtral")
+    with pytest.raises(ValueError, match="expert_layout='separate' cannot override"):
+        transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "mixtral", expert_layout="separate",
+                                                          moe_implementation="eager")
+    build("llama").save_pretrained(tmp_path / "dense")  # no experts saved: nothing stored in an expert layout
+    config = transformers.AutoConfig.from_pretrained(tmp_path / "dense", expert_layout="separate")
+    assert config.expert_layout == "separate"
