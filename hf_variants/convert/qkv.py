@@ -11,25 +11,21 @@ import re
 
 import torch
 
+from ..core.attention import qkv_sizes
+
 _FUSED = re.compile(r"^(?P<attn>(?:.*\.)?self_attn\.)qkv_proj\.(?P<kind>weight|bias)$")
 _SEPARATE = re.compile(r"^(?P<attn>(?:.*\.)?self_attn\.)(?P<part>[qkv])_proj\.(?P<kind>weight|bias)$")
 
 
-def qkv_sizes(config) -> list[int]:
-    """Output rows of the query, key and value projections, in their fused order."""
-    head_dim = config.resolved_head_dim
-    return [config.num_attention_heads * head_dim] + [config.num_key_value_heads * head_dim] * 2
-
-
 def split_qkv(state: dict[str, torch.Tensor], config) -> dict[str, torch.Tensor]:
     """`self_attn.qkv_proj.*` -> `self_attn.{q,k,v}_proj.*` (other keys unchanged)."""
-    out = {}
+    out, sizes = {}, qkv_sizes(config)
     for key, value in state.items():
         fused = _FUSED.match(key)
         if fused is None:
             out[key] = value
             continue
-        for part, rows in zip("qkv", value.split(qkv_sizes(config))):
+        for part, rows in zip("qkv", value.split(sizes)):
             out[f"{fused['attn']}{part}_proj.{fused['kind']}"] = rows.contiguous()
     return out
 

@@ -50,6 +50,14 @@ def eager_attention_forward(
     return softmax_attend(scores, value, dropout, module.training, query.dtype)
 
 
+def qkv_sizes(config) -> tuple[int, int, int]:
+    """Output widths of the query, key and value projections; fused (`qkv_layout="fused"`), consecutive rows of
+    `qkv_proj` in this order."""
+    head_dim = config.resolved_head_dim
+    kv_width = config.num_key_value_heads * head_dim
+    return config.num_attention_heads * head_dim, kv_width, kv_width
+
+
 class Attention(nn.Module):
     """Self- or cross-attention with `num_key_value_heads` shared key/value heads.
 
@@ -71,9 +79,8 @@ class Attention(nn.Module):
         self.attention_dropout = config.attention_probs_dropout_prob
         self.sliding_window = config.sliding_window if self.is_causal else None
         hidden, bias = config.hidden_size, config.attention_bias
-        # Output widths of the query, key and value projections; fused, they are consecutive rows of qkv_proj.
         self.qkv_heads = (self.num_heads, self.num_key_value_heads, self.num_key_value_heads)
-        self.qkv_sizes = tuple(heads * self.head_dim for heads in self.qkv_heads)
+        self.qkv_sizes = qkv_sizes(config)
         self.fused_qkv = config.qkv_layout == "fused" and not is_cross_attention
         if self.fused_qkv:
             self.qkv_proj = nn.Linear(hidden, sum(self.qkv_sizes), bias=bias)
@@ -93,6 +100,11 @@ class Attention(nn.Module):
 
     def _project(self, proj: nn.Linear, states: torch.Tensor) -> torch.Tensor:
         return proj(states).view(*states.shape[:-1], -1, self.head_dim).transpose(1, 2)
+
+    def _project_fused(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of `states` from `qkv_proj` in one matmul: views of [batch, heads + 2 * kv_heads,
+        seq, dim]."""
+        return self._project(self.qkv_proj, states).split(self.qkv_heads, dim=1)
 
     def _cross_key_values(self, key_value_states, cache, layer_idx):
         """Encoder keys/values, computed once per generation and then read from the cross-attention cache."""
@@ -122,8 +134,8 @@ class Attention(nn.Module):
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
         if self.relative_xl is not None:  # Transformer-XL's score and memory: its own kernel (core/relative_xl.py)
             return self.relative_xl(self, hidden_states, attention_mask, cache, layer_idx, kwargs.get("xl_memory"))
-        if self.fused_qkv:  # one matmul: [batch, heads + 2 * kv_heads, seq, dim], split into views
-            query, key, value = self._project(self.qkv_proj, hidden_states).split(self.qkv_heads, dim=1)
+        if self.fused_qkv:
+            query, key, value = self._project_fused(hidden_states)
         else:
             query = self._project(self.q_proj, hidden_states)
         if self.is_cross_attention:

@@ -56,19 +56,16 @@ class TransformerBlock(GradientCheckpointingLayer):
         """Returns (hidden states, router logits or None). Attention weights are recorded from the attention modules
         by the model's output capturing (core/recording.py). The router logits are recorded from this output, not
         from the MoE module: under reentrant checkpointing only a checkpointed layer's outputs carry gradients, and
-        the balancing loss must reach the router. Written out sublayer by sublayer (pre-norm x + f(norm(x)),
-        post-norm norm(x + f(x))), without closures, keyword dicts or dropout lookups in eval: this runs per layer
-        and generated token."""
-        pre_norm, training = self.pre_norm, self.training
+        the balancing loss must reach the router. Pre-norm x + f(norm(x)), post-norm norm(x + f(x)); written
+        without closures or keyword dicts: this runs per layer and generated token."""
+        pre_norm = self.pre_norm
         norm = self.self_attn_norm
         output, _ = self.self_attn(  # (the weights are recorded from the attention's output)
             norm(hidden_states) if pre_norm else hidden_states, attention_mask,
             position_embeddings=position_embeddings, cache=cache, layer_idx=layer_idx,
             attn_implementation=attn_implementation, **kwargs,
         )
-        hidden_states = hidden_states + (train_dropout(self.attn_dropout, output, True) if training else output)
-        if not pre_norm:
-            hidden_states = norm(hidden_states)
+        hidden_states = self._add(hidden_states, output, self.attn_dropout, norm)
         if self.cross_attn is not None:
             if encoder_hidden_states is None:
                 raise ValueError("this layer has cross-attention: pass encoder_hidden_states")
@@ -78,11 +75,14 @@ class TransformerBlock(GradientCheckpointingLayer):
                 key_value_states=encoder_hidden_states, cache=cache, layer_idx=layer_idx,
                 attn_implementation=attn_implementation, **kwargs,
             )
-            hidden_states = hidden_states + (train_dropout(self.dropout, output, True) if training else output)
-            if not pre_norm:
-                hidden_states = norm(hidden_states)
+            hidden_states = self._add(hidden_states, output, self.dropout, norm)
         norm = self.mlp_norm
         output = self.mlp(norm(hidden_states) if pre_norm else hidden_states)
         output, router_logits = output if isinstance(output, tuple) else (output, None)
-        hidden_states = hidden_states + (train_dropout(self.mlp_dropout, output, True) if training else output)
-        return (hidden_states if pre_norm else norm(hidden_states)), router_logits
+        return self._add(hidden_states, output, self.mlp_dropout, norm), router_logits
+
+    def _add(self, residual: torch.Tensor, output: torch.Tensor, dropout: nn.Module, norm: nn.Module) -> torch.Tensor:
+        """The residual connection of one sublayer: residual + dropout(output) (dropout in training only), then
+        `norm` for post-norm blocks (pre-norm blocks applied it to the sublayer's input)."""
+        hidden_states = residual + train_dropout(dropout, output, self.training)
+        return hidden_states if self.pre_norm else norm(hidden_states)

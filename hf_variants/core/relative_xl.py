@@ -22,7 +22,7 @@ with relative_xl uses the ordinary (dynamic) KV cache, not memory. Static caches
 the relative shift needs the queries to be the last keys.
 
 Kernel rule: the relative term depends on the query, so it cannot be an additive mask; this module always runs its
-own eager-style kernel (masks are built in eager form, see `masks.attention_backend`), whatever `attn_implementation`
+own eager-style kernel (masks are built in eager form, see `backends.forced_backend`), whatever `attn_implementation`
 says. Other attention kinds (linear, Linformer, other scores) are refused in combination.
 """
 
@@ -183,7 +183,7 @@ class RelativeXLAttention(nn.Module):
         if memory is not None and memory.length:
             memory.write(layer_idx, context)
         if attention.fused_qkv:  # one projection of the context: the segment's queries are its last rows
-            query, key, value = attention._project(attention.qkv_proj, context).split(attention.qkv_heads, dim=1)
+            query, key, value = attention._project_fused(context)
             query = query[:, :, context.shape[1] - hidden_states.shape[1]:]
         else:
             query = attention._project(attention.q_proj, hidden_states)

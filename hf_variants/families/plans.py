@@ -5,7 +5,8 @@ by input rows, so each block needs one all-reduce after attention and one after 
 ranks (num_attention_heads and num_key_value_heads must divide by the TP size). A fused q/k/v (`qkv_layout="fused"`,
 GPT-2's default) is split by output rows with its output gathered and o_proj split by input (transformers' Phi-3
 plan): the weights are sharded, the attention itself runs replicated. FSDP2: every transformer block is
-its own `fully_shard` unit, the embeddings another; the final norm keeps its full weight.
+its own `fully_shard` unit, the token table another (the other embedding parts join the root unit); the final norm
+keeps its full weight.
 
 Not declared, on purpose:
 - expert parallel (`base_model_ep_plan`) and TP of the experts: transformers' `ep_dispatch_experts` /

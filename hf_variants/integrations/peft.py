@@ -33,7 +33,7 @@ def _with_fused_qkv(default):
     (`qkv_layout="fused"`, GPT-2's default) has that module instead (peft matches any listed name present)."""
     if isinstance(default, list) and {"q_proj", "k_proj", "v_proj"} & set(default):
         return [*default, "qkv_proj"]
-    return copy.copy(default)
+    return default
 
 
 def register(constants: ModuleType) -> None:
