@@ -148,7 +148,9 @@ def test_factorized_embeddings_work_in_encoder_decoders(variant, tmp_path):
     reloaded = cls.from_pretrained(tmp_path)
     model.eval(), reloaded.eval()
     with torch.no_grad():
-        assert torch.equal(model(input_ids=ids, labels=ids).logits, reloaded(input_ids=ids, labels=ids).logits)
+        # fp32 tolerance: reloaded weights are not 64-byte aligned, which changes some CPUs' GEMM summation order
+        torch.testing.assert_close(reloaded(input_ids=ids, labels=ids).logits, model(input_ids=ids, labels=ids).logits,
+                                   rtol=1e-5, atol=1e-5)
 
 
 def test_decoder_depth_follows_an_encoder_depth_override_unless_set(tmp_path):
