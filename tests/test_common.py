@@ -307,3 +307,16 @@ def test_bfloat16_forward_equals_native_bfloat16(name):
     # one bf16 rounding apart (fp32: 0.0 at head_dim 16, tests/decoder/test_gpt_parity.py).
     tolerance = rounding if name == "gpt" else 0.1 * rounding
     assert compare_real(name, ours16.float(), native16.float(), mask) <= tolerance
+
+
+@pytest.mark.parametrize("name", VARIANT_NAMES)
+def test_device_is_the_first_parameters_device(name):
+    """`model.device` (read by `generate` every token) walks to the first parameter directly (families/base.py): the
+    same parameter `parameters()` yields first, for every head, and it follows the model to another device."""
+    from hf_variants.families.base import _first_parameter
+
+    for cls in dict.fromkeys(hf_variants.VARIANTS[name].classes.values()):
+        model = cls(tiny_config(name))
+        assert _first_parameter(model) is next(model.parameters()), cls.__name__
+        assert model.device == torch.device("cpu")
+    assert model.to("meta").device == torch.device("meta")

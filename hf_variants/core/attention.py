@@ -12,12 +12,11 @@ import torch
 from torch import nn
 
 from .attention_scores import build_score, score_scaling, softmax_attend
-from .backends import attention_kernel
-from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache
+from .backends import PAGED_EAGER
+from .compat import ALL_ATTENTION_FUNCTIONS, Cache, EncoderDecoderCache, PagedAttentionCache
 from .linear_attention import build_feature_map, linear_attention
 from .linformer import LinformerProjection
 from .masks import additive
-from .paged import is_paged
 from .paged import update as paged_update
 from .positions import apply_rotary
 from .relative_xl import RelativeXLAttention
@@ -134,10 +133,12 @@ class Attention(nn.Module):
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
         if self.relative_xl is not None:  # Transformer-XL's score and memory: its own kernel (core/relative_xl.py)
             return self.relative_xl(self, hidden_states, attention_mask, cache, layer_idx, kwargs.get("xl_memory"))
+        # (projections written out as native attention does, not through `_project`: this runs per layer and token)
+        head_shape = (*hidden_states.shape[:-1], -1, self.head_dim)
         if self.fused_qkv:
-            query, key, value = self._project_fused(hidden_states)
+            query, key, value = self.qkv_proj(hidden_states).view(head_shape).transpose(1, 2).split(self.qkv_heads, 1)
         else:
-            query = self._project(self.q_proj, hidden_states)
+            query = self.q_proj(hidden_states).view(head_shape).transpose(1, 2)
         if self.is_cross_attention:
             key, value = self._cross_key_values(key_value_states, cache, layer_idx)
         elif self.linformer is not None:  # keys/values projected along the sequence; the mask is [batch, seq] padding
@@ -146,20 +147,25 @@ class Attention(nn.Module):
             attention_mask = None
         else:
             if not self.fused_qkv:
-                key, value = self._project(self.k_proj, hidden_states), self._project(self.v_proj, hidden_states)
+                key = self.k_proj(hidden_states).view(head_shape).transpose(1, 2)
+                value = self.v_proj(hidden_states).view(head_shape).transpose(1, 2)
             if position_embeddings is not None:
                 query, key = apply_rotary(query, key, *position_embeddings)
             if self.feature_map is not None:  # linear attention: a recurrent state instead of keys/values
                 output = linear_attention(self, query, key, value, attention_mask, cache, layer_idx)
                 return self.o_proj(output.reshape(*hidden_states.shape[:-1], -1)), None
-            if is_paged(cache):  # continuous batching: the pages take this step's keys/values
+            if isinstance(cache, PagedAttentionCache):  # continuous batching: the pages take this step's keys/values
                 key, value = paged_update(cache, key, value, layer_idx, kwargs)
             elif cache is not None:
                 if isinstance(cache, EncoderDecoderCache):
                     cache = cache.self_attention_cache
                 key, value = cache.update(key, value, layer_idx)
 
-        implementation = attention_kernel(attn_implementation or self.config._attn_implementation)
+        # The kernel: the stack's (eager when weights are recorded: only it materialises them), or eager for the
+        # paged eager kernel (the pages are read here; continuous batching's mask is additive)
+        implementation = attn_implementation or self.config._attn_implementation
+        if implementation == PAGED_EAGER:
+            implementation = "eager"
         if implementation == "eager":  # a mask built for sdpa (True = attend) must become additive here
             attention_mask = additive(attention_mask, query.dtype)
         interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)

@@ -47,11 +47,3 @@ def select_backend(configured: str | None, forced: str | None, has_bias: bool, o
         return "sdpa"
     return None
 
-
-def attention_kernel(implementation: str) -> str:
-    """The kernel one attention call runs: `implementation` (the stack passes "eager" when weights are recorded:
-    only it materialises them), or eager for the paged eager kernel (the pages are read by the attention module,
-    the mask continuous batching builds is additive)."""
-    if implementation == PAGED_EAGER:
-        return "eager"
-    return implementation

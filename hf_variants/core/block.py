@@ -84,5 +84,5 @@ class TransformerBlock(GradientCheckpointingLayer):
     def _add(self, residual: torch.Tensor, output: torch.Tensor, dropout: nn.Module, norm: nn.Module) -> torch.Tensor:
         """The residual connection of one sublayer: residual + dropout(output) (dropout in training only), then
         `norm` for post-norm blocks (pre-norm blocks applied it to the sublayer's input)."""
-        hidden_states = residual + train_dropout(dropout, output, self.training)
+        hidden_states = residual + (train_dropout(dropout, output, True) if self.training else output)
         return hidden_states if self.pre_norm else norm(hidden_states)

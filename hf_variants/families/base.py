@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import torch
+from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
@@ -15,6 +17,17 @@ from ..core.linear_attention import FavorFeatures
 from ..core.positions import AlibiBias, SinusoidalPositionEmbedding, alibi_slopes, sinusoidal_table
 from ..core.relative_xl import RelativeXLAttention
 from .weight_files import remove_stale_weights, weight_files
+
+
+def _first_parameter(module: nn.Module) -> nn.Parameter | None:
+    """The first of `module.parameters()`: the same pre-order walk, without generators."""
+    for parameter in module._parameters.values():
+        if parameter is not None:
+            return parameter
+    for child in module._modules.values():
+        if child is not None and (parameter := _first_parameter(child)) is not None:
+            return parameter
+    return None
 
 
 class HfvPreTrainedModel(PreTrainedModel):
@@ -42,6 +55,17 @@ class HfvPreTrainedModel(PreTrainedModel):
         # Every model, every head: an unknown keyword is a TypeError, never silently swallowed by **kwargs; input
         # shapes are checked against each other and the config (core/inputs.py), once, at the outermost call.
         cls.forward = checked_forward(cls.forward)
+
+    @property
+    def device(self) -> torch.device:
+        """transformers' `device`: the first parameter's. `generate` reads it for every token, and transformers finds
+        it through `self.parameters()`, a chain of generators one level deeper per module level: our token table
+        sits a level deeper than native's (`model.embeddings.word_embeddings`). The same parameter, found by a
+        direct walk."""
+        parameter = _first_parameter(self)
+        if parameter is None:
+            raise StopIteration("the model holds no parameters")  # (what transformers' `next(...)` raises)
+        return parameter.device
 
     def _initialize_weights(self, module, is_custom_code: bool = False):
         """transformers treats models outside its package as custom code and then skips every module without
