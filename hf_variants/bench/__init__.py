@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 # Benchmark modules, each with `run(quick: bool) -> list[dict]`; missing ones are skipped.
-SUITES = ("models", "variants", "tokenizers", "moe", "attention_scaling")
+SUITES = ("models", "variants", "tokenizers", "moe", "attention_scaling", "instructions")
 
 
 def run_all(quick: bool = False, output: str | Path = "bench/results.json", only: list[str] | None = None,

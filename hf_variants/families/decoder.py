@@ -151,8 +151,8 @@ class DecoderModel(DecoderPreTrainedModel):
             # Consecutive positions after the cached ones; `generate` passes mask-derived ids for left padding.
             past_length = paged_past_length(cache)
             position_ids = torch.arange(reference.shape[1], device=reference.device).unsqueeze(0) + past_length
-        if attention_mask is not None and attention_mask.ndim == 2:
-            attention_mask = attention_mask.to(reference.device)
+        if attention_mask is not None and attention_mask.ndim == 2 and attention_mask.device != reference.device:
+            attention_mask = attention_mask.to(reference.device)  # (compared first: a no-op `to` is still a dispatch)
 
         hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids, past_length)
         memory_length = self.config.memory_length
