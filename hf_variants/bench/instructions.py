@@ -166,12 +166,13 @@ def measure(size: str, names=VARIANT_NAMES) -> list[dict]:
 
 
 def run(quick: bool = False, sizes=("tiny",), variants=VARIANT_NAMES) -> list[dict]:
-    """Every variant at `tiny` (`make bench` passes its sizes: `small` is skipped, see SIZES_COUNTED); no rows,
-    with the reason printed, without valgrind."""
+    """Every variant at `tiny` (`make bench` passes its sizes: `small` is skipped, see SIZES_COUNTED; `quick`: LLaMA
+    only); no rows, with the reason printed, without valgrind."""
     missing = available()
     if missing:
         print(f"  instructions: skipped ({missing})")
         return []
+    variants = ("llama",) if quick else variants
     rows = []
     for size in [size for size in sizes if size in SIZES_COUNTED]:
         print(f"  {size}: {' '.join(variants)}", flush=True)
