@@ -54,7 +54,7 @@ SIZES = {
     # moves by 5-15% with the load of the machine's neighbours, hence more calls than for the training step (with
     # six calls per side, the same code measured 0.86-1.11 of native in different processes).
     "small": Size(dict(vocab_size=32000, hidden_size=512, num_hidden_layers=6, num_attention_heads=8,
-                       intermediate_size=2048), batch=4, seq_len=128, prompt=16, new_tokens=32, repeats=3,
+                       intermediate_size=2048), batch=4, seq_len=128, prompt=16, new_tokens=32, repeats=5,
                   generate_repeats=9),
 }
 # Per variant and size: field overrides (encoder-decoders use 4 + 4 layers at "small"; SwiGLU width ~2/3).
