@@ -82,7 +82,8 @@ def test_save_load_round_trip(name, tmp_path):
     assert not list(tmp_path.glob("*.bin"))
     loaded = MAIN_AUTO[family(name)].from_pretrained(tmp_path, attn_implementation="eager").eval()
     assert type(loaded) is type(model)
-    assert all(torch.equal(value, loaded.state_dict()[key]) for key, value in model.state_dict().items())
+    reloaded = loaded.state_dict()
+    assert all(torch.equal(value, reloaded[key]) for key, value in model.state_dict().items())
     # the same weights, bit for bit; the logits within fp32 tolerance, not bit for bit: loaded weights sit where the
     # safetensors file puts them (not 64-byte aligned), and some CPUs' GEMM kernels (AVX-512) then sum in another order
     torch.testing.assert_close(logits_of(loaded, inputs), logits_of(model, inputs), rtol=1e-5, atol=1e-5)

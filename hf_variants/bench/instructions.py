@@ -71,10 +71,12 @@ def _count(counter, name: str, run) -> None:
     as callgrind translates the code anew then)."""
     gc.collect()  # the cyclic collector runs when allocations add up: inside a counted step it would add its work
     gc.disable()
-    counter.zero()
-    run()
-    counter.dump(name.encode())
-    gc.enable()
+    try:
+        counter.zero()
+        run()
+        counter.dump(name.encode())
+    finally:
+        gc.enable()
 
 
 def child(library: str, size: str, names: list[str]) -> None:
@@ -84,13 +86,21 @@ def child(library: str, size: str, names: list[str]) -> None:
 
     import torch
 
-    from .variants import build_pair, make_batch, train_step_fn
-
     counter = ctypes.CDLL(library)
     torch.set_num_threads(1)
+    # transformers' notices (generation config, loss type) go nowhere: one handle, opened outside the counted runs
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+        _count_variants(counter, size, names)
+
+
+def _count_variants(counter, size: str, names: list[str]) -> None:
+    """Per variant: its training step, then (decoders) generation at SHORT and LONG new tokens, each side."""
+    import torch
+
+    from .variants import build_pair, make_batch, train_step_fn
+
     for name in names:
-        with contextlib.redirect_stderr(open(os.devnull, "w")):  # (transformers' generation notices)
-            pair = build_pair(name, size)
+        pair = build_pair(name, size)
         batch = make_batch(pair[0], size)
         for side, model in zip(SIDES, pair):
             step = train_step_fn(model, batch)
@@ -108,7 +118,7 @@ def child(library: str, size: str, names: list[str]) -> None:
                                    generator=torch.Generator().manual_seed(2))
 
             def generate(model, new_tokens: int) -> None:
-                with torch.no_grad(), contextlib.redirect_stderr(open(os.devnull, "w")):
+                with torch.no_grad():
                     model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens,
                                    min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
             for side, model in zip(SIDES, pair):

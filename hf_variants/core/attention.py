@@ -102,8 +102,9 @@ class Attention(nn.Module):
 
     def _project_fused(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Queries, keys and values of `states` from `qkv_proj` in one matmul: views of [batch, heads + 2 * kv_heads,
-        seq, dim]."""
-        return self._project(self.qkv_proj, states).split(self.qkv_heads, dim=1)
+        seq, dim]. (Written out rather than through `_project`: it runs per layer and generated token.)"""
+        heads = self.qkv_proj(states).view(*states.shape[:-1], -1, self.head_dim).transpose(1, 2)
+        return heads.split(self.qkv_heads, dim=1)
 
     def _cross_key_values(self, key_value_states, cache, layer_idx):
         """Encoder keys/values, computed once per generation and then read from the cross-attention cache."""
@@ -133,11 +134,10 @@ class Attention(nn.Module):
         layer_idx = self.layer_idx if layer_idx is None else layer_idx
         if self.relative_xl is not None:  # Transformer-XL's score and memory: its own kernel (core/relative_xl.py)
             return self.relative_xl(self, hidden_states, attention_mask, cache, layer_idx, kwargs.get("xl_memory"))
-        # (projections written out as native attention does, not through `_project`: this runs per layer and token)
-        head_shape = (*hidden_states.shape[:-1], -1, self.head_dim)
         if self.fused_qkv:
-            query, key, value = self.qkv_proj(hidden_states).view(head_shape).transpose(1, 2).split(self.qkv_heads, 1)
-        else:
+            query, key, value = self._project_fused(hidden_states)
+        else:  # (written out as native attention does, not through `_project`: this runs per layer and token)
+            head_shape = (*hidden_states.shape[:-1], -1, self.head_dim)
             query = self.q_proj(hidden_states).view(head_shape).transpose(1, 2)
         if self.is_cross_attention:
             key, value = self._cross_key_values(key_value_states, cache, layer_idx)
